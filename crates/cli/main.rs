@@ -1,0 +1,61 @@
+//! `tarjoman`: translate and summarize Persian news on your own machine.
+//!
+//! The binary is thin: argument parsing (clap), progress bars (indicatif) and
+//! error reporting (anyhow) live here; the work happens in the library crates.
+
+mod commands;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Translate Persian news into English and summarize it, with open models
+/// running locally through candle.
+///
+/// Models are fetched on first use (with a progress bar) into `models/` of the
+/// checkout that built this binary, or into $TARJOMAN_HOME, or the user cache
+/// directory. Results go to stdout; progress and logs go to stderr.
+#[derive(Debug, Parser)]
+#[command(name = "tarjoman", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Translate(commands::translate::Args),
+    Summarize(commands::summarize::Args),
+    Models(commands::models::Args),
+    Eval(commands::eval::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Translate(args) => commands::translate::run(args),
+        Command::Summarize(args) => commands::summarize::run(args),
+        Command::Models(args) => commands::models::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A closed stdout (`tarjoman translate x | head`) is not an error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,1 @@
+//! Progress bars on stderr (indicatif), implementing the library crates' progress traits.

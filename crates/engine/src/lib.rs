@@ -1,0 +1,1 @@
+//! tarjoman-engine
