@@ -1,1 +1,32 @@
-//! tarjoman-models
+//! Loading tarjoman's models with candle.
+//!
+//! Finding model files (the manifest, downloads, checksums) is the job of
+//! `tarjoman-registry`; this crate takes paths that already exist and turns
+//! them into runnable models, and never touches the network:
+//!
+//! - [`causal`]: decoder-only language models from a GGUF file (qwen2,
+//!   gemma3, llama), behind one [`causal::CausalLm`] type;
+//! - [`tokenizer`]: a `tokenizer.json`, or a tokenizer built from a GGUF's own
+//!   `tokenizer.ggml.*` metadata;
+//! - [`embed`]: BERT sentence embeddings (all-MiniLM-L6-v2) for extractive
+//!   summaries;
+//! - [`gguf`]: opening and validating GGUF files so that a truncated or
+//!   corrupt file is an error naming the file and tensor, never a panic.
+
+pub mod causal;
+pub mod embed;
+mod error;
+pub mod gguf;
+pub mod tokenizer;
+
+pub use error::{Error, Result};
+
+/// The number of threads candle's CPU kernels should use: one per core, no
+/// more. `RAYON_NUM_THREADS` wins when the user sets it.
+pub fn cpu_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}

@@ -1,0 +1,180 @@
+//! Prompt formats and task prompts, loaded from `prompts.toml` (embedded at
+//! build time) so that wording and chat templates are data, not code.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+const BUILTIN: &str = include_str!("../prompts.toml");
+
+/// How a conversation is laid out for one model family.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Format {
+    #[serde(default)]
+    pub system: Option<String>,
+    #[serde(default)]
+    pub system_in_user: bool,
+    pub user: String,
+    pub assistant: String,
+    pub generation: String,
+    #[serde(default)]
+    pub stop: Vec<String>,
+}
+
+/// One worked example (a user turn and the expected answer).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Example {
+    pub source: String,
+    pub target: String,
+}
+
+/// The instructions and examples for one task.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskPrompt {
+    pub system: String,
+    pub source_label: String,
+    pub target_label: String,
+    #[serde(default)]
+    pub examples: Vec<Example>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PromptBook {
+    pub formats: BTreeMap<String, Format>,
+    pub tasks: BTreeMap<String, TaskPrompt>,
+}
+
+/// A rendered prompt and the strings that end the model's answer.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub text: String,
+    pub stop: Vec<String>,
+}
+
+impl PromptBook {
+    pub fn builtin() -> Result<Self> {
+        Self::from_toml(BUILTIN)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::Prompt(e.to_string()))
+    }
+
+    pub fn format(&self, name: &str) -> Result<&Format> {
+        self.formats.get(name).ok_or_else(|| {
+            let known: Vec<_> = self.formats.keys().map(String::as_str).collect();
+            Error::Prompt(format!(
+                "unknown prompt format `{name}` (known: {})",
+                known.join(", ")
+            ))
+        })
+    }
+
+    pub fn task(&self, name: &str) -> Result<&TaskPrompt> {
+        self.tasks
+            .get(name)
+            .ok_or_else(|| Error::Prompt(format!("unknown task `{name}`")))
+    }
+}
+
+impl Format {
+    /// Renders the system prompt, up to `shots` examples, and `input` as the
+    /// last user turn, ending where the model's answer begins.
+    pub fn render(&self, task: &TaskPrompt, shots: usize, input: &str) -> Prompt {
+        let fill = |template: &str, content: &str| {
+            template
+                .replace("{source_label}", &task.source_label)
+                .replace("{target_label}", &task.target_label)
+                .replace("{content}", content)
+        };
+        let mut text = String::new();
+        let mut pending_system = None;
+        match (&self.system, self.system_in_user) {
+            (Some(system), false) => text.push_str(&fill(system, &task.system)),
+            _ => pending_system = Some(task.system.as_str()),
+        }
+        let mut user_turn = |text: &mut String, content: &str| {
+            let content = match pending_system.take() {
+                Some(system) => format!("{system}\n\n{content}"),
+                None => content.to_string(),
+            };
+            text.push_str(&fill(&self.user, &content));
+        };
+        for example in task.examples.iter().take(shots) {
+            user_turn(&mut text, &example.source);
+            text.push_str(&fill(&self.assistant, &example.target));
+        }
+        user_turn(&mut text, input);
+        text.push_str(&fill(&self.generation, ""));
+        Prompt {
+            text,
+            stop: self.stop.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_prompts_parse_and_have_the_tasks() {
+        let book = PromptBook::builtin().unwrap();
+        for f in ["chatml", "gemma", "fewshot"] {
+            book.format(f).unwrap();
+        }
+        assert!(book.task("translate").unwrap().examples.len() >= 2);
+        book.task("summarize").unwrap();
+        assert!(book.format("nope").is_err());
+    }
+
+    #[test]
+    fn chatml_render_matches_the_qwen_template() {
+        let book = PromptBook::builtin().unwrap();
+        let task = TaskPrompt {
+            system: "SYS".into(),
+            source_label: "A".into(),
+            target_label: "B".into(),
+            examples: vec![Example {
+                source: "x".into(),
+                target: "y".into(),
+            }],
+        };
+        let p = book.format("chatml").unwrap().render(&task, 1, "q");
+        assert_eq!(
+            p.text,
+            "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\ny<|im_end|>\n<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n"
+        );
+        assert_eq!(p.stop, vec!["<|im_end|>", "<|endoftext|>"]);
+    }
+
+    #[test]
+    fn gemma_folds_the_system_prompt_into_the_first_user_turn() {
+        let book = PromptBook::builtin().unwrap();
+        let task = TaskPrompt {
+            system: "SYS".into(),
+            source_label: "A".into(),
+            target_label: "B".into(),
+            examples: vec![],
+        };
+        let p = book.format("gemma").unwrap().render(&task, 0, "q");
+        assert_eq!(
+            p.text,
+            "<start_of_turn>user\nSYS\n\nq<end_of_turn>\n<start_of_turn>model\n"
+        );
+    }
+
+    #[test]
+    fn fewshot_uses_the_task_labels() {
+        let book = PromptBook::builtin().unwrap();
+        let task = book.task("translate").unwrap();
+        let p = book.format("fewshot").unwrap().render(task, 1, "سلام");
+        assert!(p.text.contains("Persian: سلام\nEnglish:"));
+        assert!(p.text.ends_with("English:"));
+        assert!(p
+            .text
+            .contains(&format!("English: {}\n\n", task.examples[0].target)));
+    }
+}

@@ -1,0 +1,291 @@
+//! Sentence-aligned translation of a document.
+//!
+//! The document is cut into pieces by `tarjoman_text::segment` (sentences,
+//! metadata, and the whitespace between them, covering every byte). Sentences
+//! are normalized and translated one at a time; metadata and whitespace pass
+//! through verbatim, so the output has the input's line and paragraph
+//! structure, and each sentence can be shown as soon as it is done.
+
+use std::time::Instant;
+
+use serde::Serialize;
+use tarjoman_models::causal::CausalLm;
+use tarjoman_text::normalize::{normalize, NormalizeOptions};
+use tarjoman_text::segment::{segment, PieceKind};
+
+use crate::generate::{generate, GenerationConfig, StopReason};
+use crate::prompt::{Format, PromptBook, TaskPrompt};
+use crate::Result;
+
+/// Settings of the translation pipeline.
+#[derive(Debug, Clone)]
+pub struct TranslateOptions {
+    /// How many of the task's worked examples go into each prompt.
+    pub shots: usize,
+    /// Persian normalization before the model sees a sentence (`None`: off).
+    pub normalize: Option<NormalizeOptions>,
+    pub generation: GenerationConfig,
+    /// Per-sentence cap on output tokens: `ratio * source tokens + slack`.
+    pub length_ratio: f32,
+    pub length_slack: usize,
+}
+
+impl Default for TranslateOptions {
+    fn default() -> Self {
+        Self {
+            shots: 2,
+            normalize: Some(NormalizeOptions::default()),
+            generation: GenerationConfig::default(),
+            length_ratio: 1.5,
+            length_slack: 16,
+        }
+    }
+}
+
+/// What a record stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// A translated sentence.
+    Sentence,
+    /// Metadata (e.g. `date 2025-11-08`) passed through untranslated.
+    Metadata,
+}
+
+/// One translated unit, as printed by `translate --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SentenceRecord {
+    pub index: usize,
+    pub line: usize,
+    pub kind: RecordKind,
+    pub source: String,
+    pub translation: String,
+    /// Byte span `[start, end)` of `source` in the input.
+    pub span: [usize; 2],
+    pub source_tokens: usize,
+    pub output_tokens: usize,
+    pub ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<StopReason>,
+    pub warnings: Vec<String>,
+}
+
+/// What the pipeline hands the caller, in document order.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Whitespace and line breaks between sentences, verbatim.
+    Verbatim(&'a str),
+    /// A translated sentence or passed-through metadata.
+    Record(&'a SentenceRecord),
+}
+
+/// Translation statistics for a whole document.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DocumentStats {
+    pub sentences: usize,
+    /// Tokens of the prompts (instructions, examples and sentence) prefilled.
+    pub prompt_tokens: usize,
+    pub source_tokens: usize,
+    pub output_tokens: usize,
+    pub prefill_ms: u64,
+    pub decode_ms: u64,
+    pub total_ms: u64,
+}
+
+pub struct Translator<'m> {
+    lm: &'m mut CausalLm,
+    format: Format,
+    task: TaskPrompt,
+    opts: TranslateOptions,
+}
+
+impl<'m> Translator<'m> {
+    /// `format` names a prompt format of `prompts.toml` (e.g. `chatml`).
+    pub fn new(lm: &'m mut CausalLm, format: &str, opts: TranslateOptions) -> Result<Self> {
+        let book = PromptBook::builtin()?;
+        Ok(Self {
+            format: book.format(format)?.clone(),
+            task: book.task("translate")?.clone(),
+            lm,
+            opts,
+        })
+    }
+
+    /// Translates one sentence; returns the translation and its record
+    /// fields (index, line and span are the caller's).
+    pub fn translate_sentence(&mut self, source: &str) -> Result<(String, SentenceStats)> {
+        let start = Instant::now();
+        let text = match &self.opts.normalize {
+            Some(opts) => normalize(source, opts),
+            None => source.to_string(),
+        };
+        let source_tokens = self.lm.encode(&text)?.len();
+        let prompt = self.format.render(&self.task, self.opts.shots, &text);
+        let mut ids = Vec::new();
+        if self.lm.info.add_bos {
+            ids.extend(self.lm.info.bos_id);
+        }
+        ids.extend(self.lm.encode(&prompt.text)?);
+        let cap = (source_tokens as f32 * self.opts.length_ratio) as usize + self.opts.length_slack;
+        let generation = generate(
+            self.lm,
+            &ids,
+            &self.opts.generation,
+            Some(cap),
+            &prompt.stop,
+        )?;
+        let translation = clean_output(&generation.text, &self.task.target_label);
+        let warnings = check_translation(source, &translation, generation.stop);
+        Ok((
+            translation,
+            SentenceStats {
+                source_tokens,
+                prompt_tokens: generation.prompt_tokens,
+                output_tokens: generation.tokens.len(),
+                prefill_ms: generation.prefill.as_millis() as u64,
+                decode_ms: generation.decode.as_millis() as u64,
+                ms: start.elapsed().as_millis() as u64,
+                stop: generation.stop,
+                warnings,
+            },
+        ))
+    }
+
+    /// Translates a document, calling `sink` with each piece of output in
+    /// order as soon as it is ready.
+    pub fn translate_document<E>(
+        &mut self,
+        text: &str,
+        mut sink: impl FnMut(Event<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<DocumentStats, E>
+    where
+        E: From<crate::Error>,
+    {
+        let start = Instant::now();
+        let mut stats = DocumentStats::default();
+        let mut index = 0;
+        for piece in segment(text) {
+            let source = &text[piece.span.clone()];
+            let record = match piece.kind {
+                PieceKind::Space => {
+                    sink(Event::Verbatim(source))?;
+                    continue;
+                }
+                PieceKind::Metadata => SentenceRecord {
+                    index,
+                    line: piece.line,
+                    kind: RecordKind::Metadata,
+                    source: source.to_string(),
+                    translation: source.to_string(),
+                    span: [piece.span.start, piece.span.end],
+                    source_tokens: 0,
+                    output_tokens: 0,
+                    ms: 0,
+                    stop_reason: None,
+                    warnings: Vec::new(),
+                },
+                PieceKind::Sentence => {
+                    let (translation, s) = self.translate_sentence(source)?;
+                    stats.sentences += 1;
+                    stats.source_tokens += s.source_tokens;
+                    stats.prompt_tokens += s.prompt_tokens;
+                    stats.output_tokens += s.output_tokens;
+                    stats.prefill_ms += s.prefill_ms;
+                    stats.decode_ms += s.decode_ms;
+                    SentenceRecord {
+                        index,
+                        line: piece.line,
+                        kind: RecordKind::Sentence,
+                        source: source.to_string(),
+                        translation,
+                        span: [piece.span.start, piece.span.end],
+                        source_tokens: s.source_tokens,
+                        output_tokens: s.output_tokens,
+                        ms: s.ms,
+                        stop_reason: Some(s.stop),
+                        warnings: s.warnings,
+                    }
+                }
+            };
+            index += 1;
+            sink(Event::Record(&record))?;
+        }
+        stats.total_ms = start.elapsed().as_millis() as u64;
+        Ok(stats)
+    }
+}
+
+/// Per-sentence numbers from [`Translator::translate_sentence`].
+#[derive(Debug, Clone)]
+pub struct SentenceStats {
+    pub source_tokens: usize,
+    pub prompt_tokens: usize,
+    pub output_tokens: usize,
+    pub prefill_ms: u64,
+    pub decode_ms: u64,
+    pub ms: u64,
+    pub stop: StopReason,
+    pub warnings: Vec<String>,
+}
+
+/// Makes the model's answer one clean line: drops a leading `English:`-style
+/// label the model may echo, and joins lines.
+fn clean_output(raw: &str, label: &str) -> String {
+    let mut text = raw.trim();
+    for prefix in [label, "Translation", "English translation"] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            if let Some(rest) = rest.trim_start().strip_prefix(':') {
+                text = rest.trim_start();
+            }
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Cheap checks for failures a reader would notice.
+fn check_translation(source: &str, translation: &str, stop: StopReason) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if translation.is_empty() {
+        warnings.push("empty translation".to_string());
+    }
+    if tarjoman_text::script::has_arabic_script(translation) {
+        warnings.push("translation contains Persian/Arabic script".to_string());
+    }
+    if stop == StopReason::LengthCap || stop == StopReason::MaxTokens {
+        warnings.push("translation was cut at the length limit".to_string());
+    }
+    let found = tarjoman_text::numbers::extract_numbers(translation);
+    for number in tarjoman_text::numbers::extract_numbers(source) {
+        if !found.contains(&number) {
+            warnings.push(format!("number {number} of the source is missing"));
+        }
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_output_strips_labels_and_joins_lines() {
+        assert_eq!(
+            clean_output(" English: Hello\n world ", "English"),
+            "Hello world"
+        );
+        assert_eq!(clean_output("Translation: Hi", "English"), "Hi");
+        assert_eq!(
+            clean_output("Englishmen came.", "English"),
+            "Englishmen came."
+        );
+    }
+
+    #[test]
+    fn warnings_name_missing_numbers_and_persian_script() {
+        let w = check_translation("۵۰ نفر", "people", StopReason::Eos);
+        assert!(w.iter().any(|w| w.contains("number 50")), "{w:?}");
+        let w = check_translation("۵۰ نفر", "50 نفر", StopReason::Eos);
+        assert!(w.iter().any(|w| w.contains("script")), "{w:?}");
+        assert!(check_translation("۵۰ نفر", "50 people", StopReason::Eos).is_empty());
+    }
+}
