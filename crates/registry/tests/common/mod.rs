@@ -1,0 +1,458 @@
+//! A small HTTP/1.1 server on 127.0.0.1 serving a PEP 691 index, wheels, an
+//! npm registry and plain files built in the test, with scripted failures
+//! and a log of every request. No test touches a real registry.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Cursor, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256, Sha512};
+use tarjoman_registry::{FetchConfig, Manifest, ModelEntry, Progress, Store};
+
+/// What the server does instead of answering normally, once per request.
+#[derive(Debug, Clone, Copy)]
+pub enum Failure {
+    /// Answer with this status and a short body.
+    Status(u16),
+    /// Send the full headers, then this many body bytes, then close.
+    DropAfter(usize),
+}
+
+#[derive(Default)]
+struct Route {
+    body: Arc<Vec<u8>>,
+    content_type: String,
+    failures: VecDeque<Failure>,
+}
+
+/// One request the server saw.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub path: String,
+    pub range: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    routes: HashMap<String, Route>,
+    hits: Vec<Hit>,
+    /// Project name -> PEP 691 file entries, to rebuild the project page.
+    projects: HashMap<String, Vec<serde_json::Value>>,
+}
+
+pub struct Server {
+    pub base: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Server {
+    /// Starts the server on a free port; it lives until the test exits.
+    pub fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = Arc::clone(&shared);
+                std::thread::spawn(move || handle(stream, &state));
+            }
+        });
+        Server { base, state }
+    }
+
+    /// The fetch settings that point a store at this server, with quick retries.
+    pub fn fetch_config(&self) -> FetchConfig {
+        FetchConfig {
+            pypi_index: format!("{}/simple", self.base),
+            npm_registry: format!("{}/npm", self.base),
+            hf_endpoint: format!("{}/hf", self.base),
+            attempts: 3,
+            backoff: Duration::from_millis(5),
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(5),
+        }
+    }
+
+    pub fn store(&self, root: &Path) -> Store {
+        Store::new(root).with_fetch_config(self.fetch_config())
+    }
+
+    pub fn add(&self, path: &str, body: Vec<u8>, content_type: &str) {
+        let mut state = self.state.lock().expect("lock");
+        state.routes.insert(
+            path.to_owned(),
+            Route {
+                body: Arc::new(body),
+                content_type: content_type.to_owned(),
+                failures: VecDeque::new(),
+            },
+        );
+    }
+
+    /// Makes the next requests for `path` fail, in order.
+    pub fn fail(&self, path: &str, failures: &[Failure]) {
+        let mut state = self.state.lock().expect("lock");
+        let route = state.routes.get_mut(path).expect("route exists");
+        route.failures.extend(failures.iter().copied());
+    }
+
+    /// How many requests `path` got.
+    pub fn hits(&self, path: &str) -> usize {
+        let state = self.state.lock().expect("lock");
+        state.hits.iter().filter(|h| h.path == path).count()
+    }
+
+    /// The `Range` headers of the requests for `path`, in order.
+    pub fn ranges(&self, path: &str) -> Vec<Option<String>> {
+        let state = self.state.lock().expect("lock");
+        state
+            .hits
+            .iter()
+            .filter(|h| h.path == path)
+            .map(|h| h.range.clone())
+            .collect()
+    }
+
+    /// Publishes a wheel of `package` `version` holding `member` (plus a
+    /// METADATA file), lists it on the package's PEP 691 page next to an
+    /// sdist of the same version, and returns the wheel's URL path.
+    pub fn publish_wheel(
+        &self,
+        package: &str,
+        version: &str,
+        member: &str,
+        content: &[u8],
+    ) -> String {
+        let dist = package.replace('-', "_");
+        let filename = format!("{dist}-{version}-py3-none-any.whl");
+        let wheel = wheel(&[
+            (member, content),
+            (
+                &format!("{dist}-{version}.dist-info/METADATA"),
+                b"Name: x\n",
+            ),
+        ]);
+        self.publish_wheel_bytes(package, &filename, wheel, None)
+    }
+
+    /// Lists arbitrary wheel bytes on the index; `claimed_sha256` overrides
+    /// the digest the index publishes.
+    pub fn publish_wheel_bytes(
+        &self,
+        package: &str,
+        filename: &str,
+        wheel: Vec<u8>,
+        claimed_sha256: Option<&str>,
+    ) -> String {
+        let path = format!("/files/{filename}");
+        let sha = claimed_sha256.map_or_else(|| sha256_hex(&wheel), str::to_owned);
+        let entries = vec![
+            serde_json::json!({
+                "filename": filename.replace(".whl", ".tar.gz").replace("-py3-none-any", ""),
+                "url": format!("{}/files/sdist.tar.gz", self.base),
+                "hashes": { "sha256": "00".repeat(32) },
+            }),
+            serde_json::json!({
+                "filename": filename,
+                // A host-relative link, as an index may give.
+                "url": path,
+                "hashes": { "sha256": sha },
+                "size": wheel.len(),
+                "yanked": false,
+            }),
+        ];
+        self.add(&path, wheel, "application/octet-stream");
+        let project = package.to_lowercase();
+        let page = {
+            let mut state = self.state.lock().expect("lock");
+            let files = state.projects.entry(project.clone()).or_default();
+            files.extend(entries);
+            serde_json::json!({
+                "meta": { "api-version": "1.1" },
+                "name": project,
+                "files": files,
+            })
+        };
+        self.add(
+            &format!("/simple/{project}/"),
+            page.to_string().into_bytes(),
+            "application/vnd.pypi.simple.v1+json",
+        );
+        path
+    }
+
+    /// Publishes an npm package version whose tarball holds `member`;
+    /// returns the tarball's URL path. `integrity` false publishes only the
+    /// SHA-1 `shasum`, as old packages have.
+    pub fn publish_npm(
+        &self,
+        package: &str,
+        version: &str,
+        member: &str,
+        content: &[u8],
+        integrity: bool,
+    ) -> String {
+        let tarball = tgz(&[("package/package.json", b"{}"), (member, content)]);
+        let short = package.rsplit('/').next().unwrap_or(package);
+        let tar_path = format!("/npm/{package}/-/{short}-{version}.tgz");
+        let mut dist = serde_json::json!({
+            "tarball": format!("{}{tar_path}", self.base),
+            "shasum": hex::encode(sha1::Sha1::digest(&tarball)),
+        });
+        if integrity {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(Sha512::digest(&tarball));
+            dist["integrity"] = format!("sha512-{b64}").into();
+        }
+        let doc = serde_json::json!({ "name": package, "version": version, "dist": dist });
+        self.add(&tar_path, tarball, "application/octet-stream");
+        self.add(
+            &format!("/npm/{}/{version}", package.replace('/', "%2F")),
+            doc.to_string().into_bytes(),
+            "application/json",
+        );
+        tar_path
+    }
+}
+
+fn handle(mut stream: TcpStream, state: &Mutex<State>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(read_half);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_owned();
+    let mut range = None;
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if line == "\r\n" || line == "\n" => break,
+            Ok(_) => {
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("range") {
+                        range = Some(value.trim().to_owned());
+                    }
+                }
+            }
+        }
+    }
+    let (route, failure) = {
+        let mut state = state.lock().expect("lock");
+        state.hits.push(Hit {
+            path: path.clone(),
+            range: range.clone(),
+        });
+        match state.routes.get_mut(&path) {
+            Some(route) => {
+                let failure = route.failures.pop_front();
+                (
+                    Some((Arc::clone(&route.body), route.content_type.clone())),
+                    failure,
+                )
+            }
+            None => (None, None),
+        }
+    };
+    let Some((body, content_type)) = route else {
+        let _ = write_response(
+            &mut stream,
+            "404 Not Found",
+            "text/plain",
+            b"not found",
+            &[],
+        );
+        return;
+    };
+    match failure {
+        Some(Failure::Status(code)) => {
+            let _ = write_response(
+                &mut stream,
+                &format!("{code} Failing"),
+                "text/plain",
+                b"scripted failure",
+                &[],
+            );
+        }
+        Some(Failure::DropAfter(n)) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body[..n.min(body.len())]);
+            let _ = stream.flush();
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        None => {
+            let start = range
+                .as_deref()
+                .and_then(|r| r.strip_prefix("bytes="))
+                .and_then(|r| r.strip_suffix('-'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|&n| n < body.len());
+            match start {
+                Some(start) => {
+                    let content_range = format!("bytes {start}-{}/{}", body.len() - 1, body.len());
+                    let _ = write_response(
+                        &mut stream,
+                        "206 Partial Content",
+                        &content_type,
+                        &body[start..],
+                        &[("Content-Range", &content_range)],
+                    );
+                }
+                None => {
+                    let _ = write_response(&mut stream, "200 OK", &content_type, &body, &[]);
+                }
+            }
+        }
+    }
+}
+
+fn write_response(
+    stream: &mut TcpStream,
+    status: &str,
+    content_type: &str,
+    body: &[u8],
+    extra: &[(&str, &str)],
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    stream.flush()
+}
+
+/// A zip (a wheel) holding these files, deflated.
+pub fn wheel(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, content) in files {
+        zip.start_file(*name, options).expect("zip entry");
+        zip.write_all(content).expect("zip write");
+    }
+    zip.finish().expect("zip finish").into_inner()
+}
+
+/// A gzip'd tarball holding these files.
+pub fn tgz(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    for (name, content) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, name, *content)
+            .expect("tar entry");
+    }
+    tar.into_inner()
+        .expect("tar finish")
+        .finish()
+        .expect("gzip finish")
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// Deterministic, poorly compressible test content.
+pub fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A `[[model.files]]` table for `content` with this `source`.
+pub fn file_toml(path: &str, content: &[u8], source: &str) -> String {
+    format!(
+        "[[model.files]]\npath = \"{path}\"\nsize = {}\nsha256 = \"{}\"\nsource = {source}\n",
+        content.len(),
+        sha256_hex(content)
+    )
+}
+
+/// A model entry with these `[[model.files]]` tables, parsed and validated
+/// by the real manifest code.
+pub fn model(name: &str, files: &[String]) -> ModelEntry {
+    let text = format!(
+        "[[model]]\nname = \"{name}\"\nfamily = \"llama\"\ntask = \"generate\"\n{}",
+        files.concat()
+    );
+    let manifest = Manifest::parse(&text, "test manifest").expect("valid test manifest");
+    manifest.models[0].clone()
+}
+
+/// Records what the library reports.
+#[derive(Default)]
+pub struct Recorder {
+    pub events: Mutex<Vec<String>>,
+    pub bytes: Mutex<u64>,
+}
+
+impl Recorder {
+    pub fn events(&self) -> Vec<String> {
+        self.events.lock().expect("lock").clone()
+    }
+}
+
+impl Progress for Recorder {
+    fn begin(&self, label: &str, total_bytes: Option<u64>) {
+        self.events
+            .lock()
+            .expect("lock")
+            .push(format!("begin {label} {total_bytes:?}"));
+    }
+    fn advance(&self, bytes: u64) {
+        *self.bytes.lock().expect("lock") += bytes;
+    }
+    fn end(&self) {
+        self.events.lock().expect("lock").push("end".to_owned());
+    }
+    fn note(&self, msg: &str) {
+        self.events
+            .lock()
+            .expect("lock")
+            .push(format!("note {msg}"));
+    }
+}
+
+/// The error and its causes, as `main` prints them.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
