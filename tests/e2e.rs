@@ -1,1 +1,229 @@
+//! End-to-end tests: the built `tarjoman` binary on the seed article, with
+//! the smallest real model (SmolLM2-135M, fetched by `scripts/test.sh`), and
+//! on bad inputs.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SMALL_MODEL: &str = "smollm2-135m-instruct";
+
+/// These tests check the plumbing, not translation quality, and SmolLM2's
+/// English vocabulary spends several tokens per Persian letter: zero-shot
+/// prompts keep each run short.
+const SHOTS: [&str; 2] = ["--shots", "0"];
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tarjoman"))
+}
+
+fn seed() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/article.fa.txt")
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run tarjoman");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "tarjoman panicked: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts a failed run whose error is one line naming `name`.
+fn assert_clean_failure(out: &Output, name: &str) {
+    assert!(!out.status.success(), "should fail: {}", stderr(out));
+    let err = stderr(out);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line in {err:?}"));
+    assert!(line.contains(name), "error should name {name}: {line}");
+}
+
+#[test]
+fn json_output_has_one_record_per_sentence_with_all_fields() {
+    let out = run(bin()
+        .args(["translate", "--json", "--model", SMALL_MODEL])
+        .args(SHOTS)
+        .arg(seed()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let input = std::fs::read_to_string(seed()).unwrap();
+    let mut lines_seen = std::collections::BTreeSet::new();
+    let mut count = 0;
+    for line in stdout(&out).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("valid JSON per line");
+        for key in [
+            "index",
+            "line",
+            "kind",
+            "source",
+            "translation",
+            "span",
+            "source_tokens",
+            "output_tokens",
+            "ms",
+            "warnings",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key} in {line}");
+        }
+        assert_eq!(v["index"], count);
+        let span = v["span"].as_array().unwrap();
+        let (a, b) = (
+            span[0].as_u64().unwrap() as usize,
+            span[1].as_u64().unwrap() as usize,
+        );
+        assert_eq!(&input[a..b], v["source"].as_str().unwrap());
+        lines_seen.insert(v["line"].as_u64().unwrap());
+        count += 1;
+    }
+    assert!(count >= 15, "at least one record per line, got {count}");
+    assert_eq!(lines_seen.len(), 15);
+}
+
+#[test]
+fn translates_the_seed_article_line_by_line_into_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("out.en.txt");
+    let out = run(bin()
+        .args(["translate", "--model", SMALL_MODEL])
+        .args(SHOTS)
+        .arg("-o")
+        .arg(&target)
+        .arg(seed()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "with -o nothing goes to stdout");
+    assert!(
+        stderr(&out).contains("translated 16 sentences"),
+        "{}",
+        stderr(&out)
+    );
+    let text = std::fs::read_to_string(&target).unwrap();
+    let input = std::fs::read_to_string(seed()).unwrap();
+    assert_eq!(text.lines().count(), input.lines().count(), "{text}");
+    assert!(
+        text.starts_with(" date 2025-11-08 "),
+        "metadata passes through: {text}"
+    );
+    for line in text.lines() {
+        assert!(!line.trim().is_empty(), "empty output line in {text}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary files left behind");
+}
+
+#[test]
+fn summarizes_the_seed_article_extractively() {
+    let out = run(bin()
+        .args([
+            "summarize",
+            "--method",
+            "extractive",
+            "--model",
+            SMALL_MODEL,
+        ])
+        .arg(seed()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let n = stdout(&out).lines().count();
+    assert!(
+        (3..=5).contains(&n),
+        "3-5 sentences, got {n}: {}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn summarizes_english_abstractively() {
+    let dir = tempfile::tempdir().unwrap();
+    let article = dir.path().join("article.en.txt");
+    std::fs::write(
+        &article,
+        "Peace talks between Pakistan and the Taliban in Istanbul ended without an agreement. \
+         The Taliban spokesman blamed the Pakistani delegation for the failure. \
+         Turkey and Qatar mediated several rounds of talks after deadly border clashes. \
+         At least 50 Afghan civilians were killed in the clashes in October. \
+         Pakistan said 23 of its soldiers were killed. \
+         The ceasefire between the two neighbours still holds.\n",
+    )
+    .unwrap();
+    let out = run(bin()
+        .args(["summarize", "--json", "--model", SMALL_MODEL])
+        .arg(&article));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let n = v["summary"].as_array().unwrap().len();
+    assert!((3..=5).contains(&n), "3-5 sentences, got {v}");
+    assert_eq!(v["method"], "abstractive");
+}
+
+#[test]
+fn missing_empty_and_binary_inputs_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.txt");
+    let empty = dir.path().join("empty.txt");
+    let binary = dir.path().join("binary.bin");
+    std::fs::write(&empty, "").unwrap();
+    std::fs::write(&binary, [0u8, 159, 146, 150, 0, 1, 2, 3, 255, 0]).unwrap();
+    for file in [&missing, &empty, &binary] {
+        let target = dir.path().join("out.txt");
+        let out = run(bin()
+            .args(["translate", "--model", SMALL_MODEL, "-o"])
+            .arg(&target)
+            .arg(file));
+        assert_clean_failure(&out, file.file_name().unwrap().to_str().unwrap());
+        assert!(!target.exists(), "no output file on failure");
+    }
+}
+
+#[test]
+fn corrupt_and_truncated_models_fail_cleanly() {
+    let store = tarjoman_models_dir().join(SMALL_MODEL);
+    let gguf = store.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let bytes = std::fs::read(&gguf).expect("the test command pulls the small model");
+
+    // A truncated GGUF given by path.
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("truncated.gguf");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let target = dir.path().join("out.txt");
+    let out = run(bin()
+        .args(["translate", "-o"])
+        .arg(&target)
+        .arg("--model")
+        .arg(&truncated)
+        .arg(seed()));
+    assert_clean_failure(&out, "truncated.gguf");
+    assert!(!target.exists());
+
+    // A model file whose SHA-256 does not match the manifest.
+    let home = tempfile::tempdir().unwrap();
+    let model_dir = home.path().join(SMALL_MODEL);
+    std::fs::create_dir_all(&model_dir).unwrap();
+    let mut corrupt = bytes.clone();
+    let mid = corrupt.len() / 2;
+    corrupt[mid] ^= 0xff;
+    std::fs::write(model_dir.join("SmolLM2-135M-Instruct.Q4_1.gguf"), &corrupt).unwrap();
+    let out = run(bin()
+        .env("TARJOMAN_HOME", home.path())
+        .args(["translate", "--model", SMALL_MODEL, "-o"])
+        .arg(&target)
+        .arg(seed()));
+    assert_clean_failure(&out, "SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(stderr(&out).contains("SHA-256"), "{}", stderr(&out));
+    assert!(!target.exists());
+}
+
+fn tarjoman_models_dir() -> PathBuf {
+    match std::env::var_os("TARJOMAN_HOME") {
+        Some(home) => PathBuf::from(home),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
+    }
+}

@@ -4,6 +4,8 @@
 //! error reporting (anyhow) live here; the work happens in the library crates.
 
 mod commands;
+mod input;
+mod model;
 mod progress;
 
 use std::process::ExitCode;

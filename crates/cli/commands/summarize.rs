@@ -1,8 +1,132 @@
+//! `tarjoman summarize`: a short English summary of a Persian or English article.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+use anyhow::{bail, Result};
+use serde_json::json;
+use tarjoman_engine::summarize;
+use tarjoman_engine::translate::{Event, TranslateOptions, Translator};
+use tarjoman_text::script::{detect, Lang};
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+use crate::commands::translate::ModelArgs;
+use crate::input::read_document;
+
+/// Summarize an article in 3 to 5 English sentences.
+///
+/// A Persian article is translated first (sentence by sentence, as
+/// `tarjoman translate` does); an English one is summarized directly.
+/// The summary is printed one sentence per line.
+///
+/// Examples:
+///
+///   tarjoman summarize article.fa.txt
+///
+///   tarjoman summarize article.fa.txt --method extractive --json
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The article to summarize (Persian or English), or `-` for standard input.
+    pub input: PathBuf,
+
+    /// How to summarize.
+    #[arg(long, value_enum, default_value_t = Method::Abstractive)]
+    pub method: Method,
+
+    /// Print one JSON object with the summary, the translation and timings.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// How many worked examples to put in each translation prompt (Persian
+    /// input only).
+    #[arg(long, default_value_t = TranslateOptions::default().shots)]
+    pub shots: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// The language model writes the summary in its own words.
+    Abstractive,
+    /// Sentence embeddings (all-MiniLM-L6-v2) pick the article's most
+    /// central, non-redundant sentences.
+    Extractive,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    if args.input.is_dir() {
+        bail!(
+            "{}: is a folder; summarizing folders is not available yet, give one file",
+            args.input.display()
+        );
+    }
+    let text = read_document(&args.input)?;
+    let start = std::time::Instant::now();
+    let lang = detect(&text);
+    let needs_lm = lang == Lang::Persian || args.method == Method::Abstractive;
+    let mut loaded = match needs_lm {
+        true => Some(crate::model::load_lm(args.model.model.as_deref())?),
+        false => None,
+    };
+    let english = match lang {
+        Lang::English => text.clone(),
+        Lang::Persian => {
+            let loaded = loaded.as_mut().expect("loaded for Persian input");
+            eprintln!("translating {} with {}", args.input.display(), loaded.name);
+            let opts = TranslateOptions {
+                shots: args.shots,
+                generation: args.model.generation(),
+                ..TranslateOptions::default()
+            };
+            let mut translator = Translator::new(&mut loaded.lm, &loaded.format, opts)?;
+            let mut english = String::new();
+            translator.translate_document(&text, |event| -> Result<()> {
+                match event {
+                    Event::Verbatim(s) => english.push_str(s),
+                    Event::Record(r) => english.push_str(&r.translation),
+                }
+                Ok(())
+            })?;
+            english
+        }
+        other => bail!(
+            "{}: the article is neither Persian nor English (detected {other:?})",
+            args.input.display()
+        ),
+    };
+    let translate_ms = start.elapsed().as_millis() as u64;
+    let summary = match args.method {
+        Method::Abstractive => {
+            let loaded = loaded.as_mut().expect("loaded for abstractive summaries");
+            summarize::abstractive(
+                &mut loaded.lm,
+                &loaded.format,
+                &english,
+                &args.model.generation(),
+            )?
+        }
+        Method::Extractive => {
+            let embedder = crate::model::load_embedder()?;
+            summarize::extractive(&embedder, &english)?
+        }
+    };
+    if args.json {
+        let record = json!({
+            "input": args.input,
+            "language": format!("{lang:?}").to_lowercase(),
+            "method": summary.method,
+            "summary": summary.sentences,
+            "translation": (lang == Lang::Persian).then_some(&english),
+            "timings_ms": { "translate": translate_ms, "summarize": summary.ms },
+            "stop_reason": summary.stop_reason,
+        });
+        println!("{record}");
+    } else {
+        for sentence in &summary.sentences {
+            println!("{sentence}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,8 +1,171 @@
+//! `tarjoman translate`: a Persian document to English, sentence by sentence.
+
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+use anyhow::Result;
+use tarjoman_engine::generate::GenerationConfig;
+use tarjoman_engine::translate::{Event, TranslateOptions, Translator};
+use tarjoman_text::normalize::NormalizeOptions;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+use crate::input::{read_document, require_persian, AtomicOutput};
+
+/// Translate a Persian document into English.
+///
+/// Each input line gives one output line; sentences are translated one at a
+/// time and printed as soon as each is done. Metadata such as a leading
+/// `date 2025-11-08` passes through untranslated.
+///
+/// Examples:
+///
+///   tarjoman translate article.fa.txt
+///
+///   tarjoman translate article.fa.txt -o article.en.txt
+///
+///   cat article.fa.txt | tarjoman translate - --json | jq .translation
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The Persian text file to translate, or `-` for standard input.
+    pub input: PathBuf,
+
+    /// Write the translation to this file (atomically: it appears only when
+    /// complete) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print one JSON object per sentence (index, line, source, translation,
+    /// byte span, token counts, milliseconds, warnings) instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// How many worked examples to put in each prompt.
+    #[arg(long, default_value_t = TranslateOptions::default().shots)]
+    pub shots: usize,
+
+    /// Feed the model the text as it is, without Persian normalization
+    /// (Arabic letters, zero-width non-joiners, digits).
+    #[arg(long)]
+    pub no_normalize: bool,
+}
+
+/// Options shared by the commands that run a language model.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// A model name from `tarjoman models list`, or a path to a GGUF file.
+    /// Default: the manifest's default model.
+    #[arg(short, long, value_name = "NAME|PATH")]
+    pub model: Option<String>,
+
+    /// Sample at this temperature instead of greedy decoding.
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f64>,
+
+    /// Nucleus sampling threshold (with --temperature).
+    #[arg(long, value_name = "P")]
+    pub top_p: Option<f64>,
+
+    /// Random seed for sampling, for reproducible runs.
+    #[arg(long, default_value_t = GenerationConfig::default().seed)]
+    pub seed: u64,
+
+    /// Penalize recently generated tokens (1.0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+}
+
+impl ModelArgs {
+    pub fn generation(&self) -> GenerationConfig {
+        GenerationConfig {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            seed: self.seed,
+            repeat_penalty: self.repeat_penalty,
+            ..GenerationConfig::default()
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let text = read_document(&args.input)?;
+    require_persian(&args.input, &text)?;
+    let mut output = args
+        .output
+        .as_deref()
+        .map(AtomicOutput::create)
+        .transpose()?;
+    let mut loaded = crate::model::load_lm(args.model.model.as_deref())?;
+    let opts = TranslateOptions {
+        shots: args.shots,
+        normalize: (!args.no_normalize).then(NormalizeOptions::default),
+        generation: args.model.generation(),
+        ..TranslateOptions::default()
+    };
+    eprintln!("translating {} with {}", args.input.display(), loaded.name);
+    let mut translator = Translator::new(&mut loaded.lm, &loaded.format, opts)?;
+    let stdout = std::io::stdout();
+    let mut stdout = stdout.lock();
+    let json = args.json;
+    let mut warnings = 0;
+    let stats = {
+        let out: &mut dyn Write = match output.as_mut() {
+            Some(o) => o.writer(),
+            None => &mut stdout,
+        };
+        translator.translate_document(&text, |event| -> Result<()> {
+            match event {
+                Event::Verbatim(s) if !json => out.write_all(s.as_bytes())?,
+                Event::Verbatim(_) => {}
+                Event::Record(r) => {
+                    for w in &r.warnings {
+                        warnings += 1;
+                        eprintln!("warning: sentence {} (line {}): {w}", r.index, r.line + 1);
+                    }
+                    if json {
+                        serde_json::to_writer(&mut *out, r)?;
+                        out.write_all(b"\n")?;
+                    } else {
+                        out.write_all(r.translation.as_bytes())?;
+                    }
+                }
+            }
+            out.flush()?;
+            Ok(())
+        })?
+    };
+    if !json && !text.ends_with('\n') {
+        match output.as_mut() {
+            Some(o) => o.writer().write_all(b"\n")?,
+            None => stdout.write_all(b"\n")?,
+        }
+    }
+    if let Some(o) = output {
+        o.commit()?;
+    }
+    let secs = |ms: u64| ms as f64 / 1000.0;
+    eprintln!(
+        "translated {} sentences in {:.1} s (prefill {:.1} tok/s, decode {:.1} tok/s){}",
+        stats.sentences,
+        secs(stats.total_ms),
+        rate(stats.prompt_tokens, stats.prefill_ms),
+        rate(stats.output_tokens, stats.decode_ms),
+        if warnings > 0 {
+            format!(", {warnings} warnings")
+        } else {
+            String::new()
+        },
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rate(tokens: usize, ms: u64) -> f64 {
+    if ms == 0 {
+        0.0
+    } else {
+        tokens as f64 * 1000.0 / ms as f64
+    }
 }

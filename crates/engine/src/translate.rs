@@ -25,7 +25,10 @@ pub struct TranslateOptions {
     /// Persian normalization before the model sees a sentence (`None`: off).
     pub normalize: Option<NormalizeOptions>,
     pub generation: GenerationConfig,
-    /// Per-sentence cap on output tokens: `ratio * source tokens + slack`.
+    /// Per-sentence cap on output tokens: `ratio * source characters + slack`.
+    /// Characters, not tokens: byte-level vocabularies built for English
+    /// spend several tokens per Persian letter, which would make a
+    /// token-relative cap far too loose for the English answer.
     pub length_ratio: f32,
     pub length_slack: usize,
 }
@@ -36,7 +39,7 @@ impl Default for TranslateOptions {
             shots: 2,
             normalize: Some(NormalizeOptions::default()),
             generation: GenerationConfig::default(),
-            length_ratio: 1.5,
+            length_ratio: 0.6,
             length_slack: 16,
         }
     }
@@ -126,7 +129,8 @@ impl<'m> Translator<'m> {
             ids.extend(self.lm.info.bos_id);
         }
         ids.extend(self.lm.encode(&prompt.text)?);
-        let cap = (source_tokens as f32 * self.opts.length_ratio) as usize + self.opts.length_slack;
+        let cap = (text.chars().count() as f32 * self.opts.length_ratio) as usize
+            + self.opts.length_slack;
         let generation = generate(
             self.lm,
             &ids,

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: builds, fetches the models the
+# tests need (the smallest real ones), then runs every test in release mode
+# (candle's kernels are too slow unoptimized for end-to-end runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v pkg-config >/dev/null || ! pkg-config --exists openssl 2>/dev/null; then
+  echo "installing OpenSSL headers (native TLS uses the system's root store)" >&2
+  apt-get update -qq && apt-get install -y -qq pkg-config libssl-dev >/dev/null
+fi
+
+cargo build --release --locked
+for model in smollm2-135m-instruct all-minilm-l6-v2; do
+  target/release/tarjoman models pull "$model"
+done
+cargo test --workspace --release --locked
