@@ -159,7 +159,7 @@ mod tests {
         let e = vec![
             unit(&[1.0, 0.1, 0.0]),
             unit(&[1.0, 0.1, 0.0]),
-            unit(&[0.9, 0.0, 0.3]),
+            unit(&[0.6, 0.0, 0.8]),
             unit(&[0.0, 1.0, 0.0]),
         ];
         let chosen = select_sentences(&e, 2);
