@@ -17,7 +17,7 @@ use std::ops::{Add, AddAssign};
 use crate::hash::{map_with_capacity, FxHashMap};
 use crate::score::Details;
 use crate::signature::{yes_no, Signature};
-use crate::stats::{check_streams, CorpusMetric, SufficientStats};
+use crate::stats::{CorpusMetric, SufficientStats};
 use crate::tokenizer::Tokenizer;
 use crate::{pystr, Result, Score};
 
@@ -346,20 +346,8 @@ fn compute_bleu(stats: &BleuStats, config: &BleuConfig) -> (f64, BleuDetails) {
 impl CorpusMetric for BleuConfig {
     type Stats = BleuStats;
 
-    fn segment_stats<H: AsRef<str>, R: AsRef<str>>(
-        &self,
-        hyps: &[H],
-        refs: &[Vec<R>],
-    ) -> Result<Vec<BleuStats>> {
-        check_streams(hyps.len(), refs)?;
-        Ok(hyps
-            .iter()
-            .enumerate()
-            .map(|(i, hyp)| {
-                let seg_refs: Vec<&str> = refs.iter().map(|stream| stream[i].as_ref()).collect();
-                self.stats_of(hyp.as_ref(), &seg_refs)
-            })
-            .collect())
+    fn segment(&self, hyp: &str, refs: &[&str]) -> Result<BleuStats> {
+        Ok(self.stats_of(hyp, refs))
     }
 
     fn score_from_stats(&self, stats: &BleuStats, nrefs: usize) -> Score {

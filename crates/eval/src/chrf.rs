@@ -16,7 +16,7 @@
 use crate::hash::{map_with_capacity, FxHashMap};
 use crate::score::Details;
 use crate::signature::{yes_no, Signature};
-use crate::stats::{check_streams, CorpusMetric, SufficientStats};
+use crate::stats::{CorpusMetric, SufficientStats};
 use crate::{pystr, Result, Score};
 
 /// chrF's settings. `Default` is sacreBLEU's chrF (`chrF2`): character order
@@ -313,20 +313,8 @@ pub struct ChrfDetails {
 impl CorpusMetric for ChrfConfig {
     type Stats = ChrfStats;
 
-    fn segment_stats<H: AsRef<str>, R: AsRef<str>>(
-        &self,
-        hyps: &[H],
-        refs: &[Vec<R>],
-    ) -> Result<Vec<ChrfStats>> {
-        check_streams(hyps.len(), refs)?;
-        Ok(hyps
-            .iter()
-            .enumerate()
-            .map(|(i, hyp)| {
-                let seg_refs: Vec<&str> = refs.iter().map(|stream| stream[i].as_ref()).collect();
-                self.stats_of(hyp.as_ref(), &seg_refs)
-            })
-            .collect())
+    fn segment(&self, hyp: &str, refs: &[&str]) -> Result<ChrfStats> {
+        Ok(self.stats_of(hyp, refs))
     }
 
     fn score_from_stats(&self, stats: &ChrfStats, nrefs: usize) -> Score {

@@ -33,7 +33,19 @@ pub trait CorpusMetric {
         &self,
         hyps: &[H],
         refs: &[Vec<R>],
-    ) -> Result<Vec<Self::Stats>>;
+    ) -> Result<Vec<Self::Stats>> {
+        check_streams(hyps.len(), refs)?;
+        hyps.iter()
+            .enumerate()
+            .map(|(i, hyp)| {
+                let seg_refs: Vec<&str> = refs.iter().map(|stream| stream[i].as_ref()).collect();
+                self.segment(hyp.as_ref(), &seg_refs)
+            })
+            .collect()
+    }
+
+    /// The statistics of one hypothesis against its references.
+    fn segment(&self, hyp: &str, refs: &[&str]) -> Result<Self::Stats>;
 
     /// The score of (summed) statistics; `nrefs` goes into the signature.
     fn score_from_stats(&self, stats: &Self::Stats, nrefs: usize) -> Score;

@@ -25,7 +25,7 @@
 use crate::hash::{map_with_capacity, FxHashMap};
 use crate::score::Details;
 use crate::signature::{yes_no, Signature};
-use crate::stats::{check_streams, CorpusMetric, SufficientStats};
+use crate::stats::{CorpusMetric, SufficientStats};
 use crate::tokenizer::{split_periods_commas_dashes, split_symbols, unescape_xml};
 use crate::{pystr, Error, Result, Score};
 
@@ -178,19 +178,8 @@ fn ter_score(stats: &TerStats) -> f64 {
 impl CorpusMetric for TerConfig {
     type Stats = TerStats;
 
-    fn segment_stats<H: AsRef<str>, R: AsRef<str>>(
-        &self,
-        hyps: &[H],
-        refs: &[Vec<R>],
-    ) -> Result<Vec<TerStats>> {
-        check_streams(hyps.len(), refs)?;
-        hyps.iter()
-            .enumerate()
-            .map(|(i, hyp)| {
-                let seg_refs: Vec<&str> = refs.iter().map(|stream| stream[i].as_ref()).collect();
-                self.stats_of(hyp.as_ref(), &seg_refs)
-            })
-            .collect()
+    fn segment(&self, hyp: &str, refs: &[&str]) -> Result<TerStats> {
+        self.stats_of(hyp, refs)
     }
 
     fn score_from_stats(&self, stats: &TerStats, nrefs: usize) -> Score {
