@@ -1,12 +1,12 @@
 //! Resolving `--model NAME|PATH` to loaded models: manifest names are fetched
 //! on first use (saying so on stderr), paths are loaded as they are.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use tarjoman_models::causal::{CausalLm, Family};
 use tarjoman_models::embed::SentenceEmbedder;
-use tarjoman_registry::{Manifest, ModelEntry, Store, Task};
+use tarjoman_registry::{Manifest, ModelEntry, ModelPaths, Store, Task};
 
 use crate::progress::Bars;
 
@@ -23,22 +23,10 @@ pub struct LoadedLm {
     pub name: String,
 }
 
-/// Finds a manifest entry and makes sure its files are present and verified,
-/// pulling them first if needed.
-fn ensure(entry: &ModelEntry) -> Result<(PathBuf, Vec<PathBuf>)> {
-    let store = store();
-    let progress = Bars::new();
-    let paths = store.ensure(entry, &progress)?;
-    let files = entry
-        .files
-        .iter()
-        .map(|f| paths.dir.join(&f.path))
-        .collect();
-    Ok((paths.dir.clone(), files))
-}
-
-fn entry_for(manifest: &Manifest, name: &str) -> Result<ModelEntry> {
-    Ok(manifest.find(name)?.clone())
+/// Makes sure a model's files are present and verified, pulling them first
+/// if needed.
+fn ensure(entry: &ModelEntry) -> Result<ModelPaths> {
+    Ok(store().ensure(entry, &Bars::new())?)
 }
 
 /// Loads `--model` (a manifest name or a GGUF path; `None` = the default).
@@ -57,14 +45,14 @@ pub fn load_lm(model: Option<&str>) -> Result<LoadedLm> {
         let sibling = path.with_file_name("tokenizer.json");
         let tokenizer = sibling.is_file().then_some(sibling.as_path());
         let lm = CausalLm::load(path, tokenizer)?;
-        let format = format_for_gguf(path, lm.info.family)?;
+        let format = format_for(&lm).to_string();
         return Ok(LoadedLm {
             lm,
             format,
             name: spec,
         });
     }
-    let entry = entry_for(&manifest, &spec)?;
+    let entry = manifest.find(&spec)?.clone();
     if entry.task != Task::Generate {
         bail!(
             "model `{}` is a {:?} model, not a generation model",
@@ -72,13 +60,13 @@ pub fn load_lm(model: Option<&str>) -> Result<LoadedLm> {
             entry.task
         );
     }
-    let (_, files) = ensure(&entry)?;
-    let gguf = files
-        .iter()
+    let paths = ensure(&entry)?;
+    let gguf = paths
+        .files
+        .values()
         .find(|p| p.extension().is_some_and(|e| e == "gguf"))
         .with_context(|| format!("model `{}` lists no .gguf file", entry.name))?;
-    let tokenizer = files.iter().find(|p| p.ends_with("tokenizer.json"));
-    let lm = CausalLm::load(gguf, tokenizer.map(PathBuf::as_path))?;
+    let lm = CausalLm::load(gguf, paths.get("tokenizer.json"))?;
     let format = entry
         .prompt
         .clone()
@@ -99,15 +87,13 @@ fn default_format(family: Family) -> &'static str {
 
 /// A bare GGUF: its chat template says which format it was trained on; a
 /// model without one is a base model and gets few-shot prompts.
-fn format_for_gguf(path: &Path, family: Family) -> Result<String> {
-    let gguf = tarjoman_models::gguf::GgufFile::open(path)?;
-    Ok(match gguf.string("tokenizer.chat_template") {
-        Ok(t) if t.contains("<|im_start|>") => "chatml",
-        Ok(t) if t.contains("<start_of_turn>") => "gemma",
-        Ok(_) => default_format(family),
-        Err(_) => "fewshot",
+fn format_for(lm: &CausalLm) -> &'static str {
+    match lm.info.chat_template.as_deref() {
+        Some(t) if t.contains("<|im_start|>") => "chatml",
+        Some(t) if t.contains("<start_of_turn>") => "gemma",
+        Some(_) => default_format(lm.info.family),
+        None => "fewshot",
     }
-    .to_string())
 }
 
 /// Loads the default sentence embedder (for extractive summaries).
@@ -117,6 +103,5 @@ pub fn load_embedder() -> Result<SentenceEmbedder> {
         .default_model(Task::Embed)
         .context("the manifest names no embedding model")?
         .clone();
-    let (dir, _) = ensure(&entry)?;
-    Ok(SentenceEmbedder::load(&dir)?)
+    Ok(SentenceEmbedder::load(&ensure(&entry)?.dir)?)
 }

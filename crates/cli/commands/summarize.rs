@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use serde_json::json;
 use tarjoman_engine::summarize;
-use tarjoman_engine::translate::{Event, TranslateOptions, Translator};
+use tarjoman_engine::translate::{Event, Translator};
 use tarjoman_text::script::{detect, Lang};
 
-use crate::commands::translate::ModelArgs;
+use crate::commands::translate::{ModelArgs, TranslationArgs};
 use crate::input::read_document;
 
 /// Summarize an article in 3 to 5 English sentences.
@@ -40,10 +40,9 @@ pub struct Args {
     #[command(flatten)]
     pub model: ModelArgs,
 
-    /// How many worked examples to put in each translation prompt (Persian
-    /// input only).
-    #[arg(long, default_value_t = TranslateOptions::default().shots)]
-    pub shots: usize,
+    /// Translation settings (Persian input only).
+    #[command(flatten)]
+    pub translation: TranslationArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -75,11 +74,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Lang::Persian => {
             let loaded = loaded.as_mut().expect("loaded for Persian input");
             eprintln!("translating {} with {}", args.input.display(), loaded.name);
-            let opts = TranslateOptions {
-                shots: args.shots,
-                generation: args.model.generation(),
-                ..TranslateOptions::default()
-            };
+            let opts = args.translation.options(&args.model);
             let mut translator = Translator::new(&mut loaded.lm, &loaded.format, opts)?;
             let mut english = String::new();
             translator.translate_document(&text, |event| -> Result<()> {

@@ -43,7 +43,14 @@ pub struct Args {
     #[command(flatten)]
     pub model: ModelArgs,
 
-    /// How many worked examples to put in each prompt.
+    #[command(flatten)]
+    pub translation: TranslationArgs,
+}
+
+/// Options of the translation step, shared by `translate` and `summarize`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TranslationArgs {
+    /// How many worked examples to put in each translation prompt.
     #[arg(long, default_value_t = TranslateOptions::default().shots)]
     pub shots: usize,
 
@@ -51,6 +58,17 @@ pub struct Args {
     /// (Arabic letters, zero-width non-joiners, digits).
     #[arg(long)]
     pub no_normalize: bool,
+}
+
+impl TranslationArgs {
+    pub fn options(&self, model: &ModelArgs) -> TranslateOptions {
+        TranslateOptions {
+            shots: self.shots,
+            normalize: (!self.no_normalize).then(NormalizeOptions::default),
+            generation: model.generation(),
+            ..TranslateOptions::default()
+        }
+    }
 }
 
 /// Options shared by the commands that run a language model.
@@ -99,12 +117,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .map(AtomicOutput::create)
         .transpose()?;
     let mut loaded = crate::model::load_lm(args.model.model.as_deref())?;
-    let opts = TranslateOptions {
-        shots: args.shots,
-        normalize: (!args.no_normalize).then(NormalizeOptions::default),
-        generation: args.model.generation(),
-        ..TranslateOptions::default()
-    };
+    let opts = args.translation.options(&args.model);
     eprintln!("translating {} with {}", args.input.display(), loaded.name);
     let mut translator = Translator::new(&mut loaded.lm, &loaded.format, opts)?;
     let stdout = std::io::stdout();

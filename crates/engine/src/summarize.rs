@@ -8,7 +8,6 @@
 use serde::Serialize;
 use tarjoman_models::causal::CausalLm;
 use tarjoman_models::embed::SentenceEmbedder;
-use tarjoman_text::segment::{segment, PieceKind};
 
 use crate::generate::{generate, GenerationConfig, StopReason};
 use crate::prompt::PromptBook;
@@ -36,13 +35,9 @@ impl Summary {
     }
 }
 
-/// The sentences of an English (or any) text, in order.
-pub fn sentences(text: &str) -> Vec<String> {
-    segment(text)
-        .into_iter()
-        .filter(|p| p.kind == PieceKind::Sentence)
-        .map(|p| text[p.span].to_string())
-        .collect()
+/// The sentences of a text, in order, owned.
+fn sentences(text: &str) -> Vec<String> {
+    tarjoman_text::sentences(text).map(str::to_string).collect()
 }
 
 /// Asks an instruction model for a 3-5 sentence summary of `english`.
@@ -53,7 +48,7 @@ pub fn abstractive(
     cfg: &GenerationConfig,
 ) -> Result<Summary> {
     let start = std::time::Instant::now();
-    if sentences(english).is_empty() {
+    if tarjoman_text::sentences(english).next().is_none() {
         return Err(Error::EmptyDocument);
     }
     let book = PromptBook::builtin()?;

@@ -49,6 +49,8 @@ pub struct ModelInfo {
     pub eos_ids: Vec<u32>,
     pub bos_id: Option<u32>,
     pub add_bos: bool,
+    /// `tokenizer.chat_template`, absent for base models.
+    pub chat_template: Option<String>,
 }
 
 /// A loaded decoder-only model: weights plus tokenizer.
@@ -118,6 +120,10 @@ impl CausalLm {
             eos_ids,
             bos_id,
             add_bos,
+            chat_template: gguf
+                .string("tokenizer.chat_template")
+                .ok()
+                .map(str::to_string),
         };
         let device = Device::Cpu;
         let (content, mut reader) = gguf.into_parts();

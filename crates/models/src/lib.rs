@@ -20,13 +20,3 @@ pub mod gguf;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
-
-/// The number of threads candle's CPU kernels should use: one per core, no
-/// more. `RAYON_NUM_THREADS` wins when the user sets it.
-pub fn cpu_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
