@@ -4,6 +4,7 @@
 # decode tokens/s as reported by tarjoman, and peak RSS.
 #
 # usage: scripts/bench_seed.sh [MODEL]   (default: the manifest's default)
+# The last run's translation is left in target/bench/seed.en.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-qwen2.5-coder-1.5b-instruct}
@@ -11,12 +12,16 @@ seed=../shared/seed/article.fa.txt
 bin=target/release/tarjoman
 [ -x "$bin" ] || cargo build --release --locked >&2
 
+# The translation of the last run is kept for a look.
+outdir=target/bench
+mkdir -p "$outdir"
+
 run() {
   local err
   err=$(mktemp)
   local start end
   start=$(date +%s.%N)
-  /usr/bin/time -f 'maxrss_kb=%M' "$bin" translate --model "$model" "$seed" >/dev/null 2>"$err"
+  /usr/bin/time -f 'maxrss_kb=%M' "$bin" translate --model "$model" "$seed" >"$outdir/seed.en.txt" 2>"$err"
   end=$(date +%s.%N)
   local rss stats
   rss=$(grep -o 'maxrss_kb=[0-9]*' "$err" | cut -d= -f2)
