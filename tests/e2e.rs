@@ -130,12 +130,18 @@ fn summarizes_the_seed_article_extractively() {
             "--model",
             SMALL_MODEL,
         ])
+        .args(SHOTS)
         .arg(seed()));
     assert!(out.status.success(), "{}", stderr(&out));
     let n = stdout(&out).lines().count();
     assert!(
         (3..=5).contains(&n),
         "3-5 sentences, got {n}: {}",
+        stdout(&out)
+    );
+    assert!(
+        !stdout(&out).contains("2025-11-08"),
+        "metadata is not summary content: {}",
         stdout(&out)
     );
 }

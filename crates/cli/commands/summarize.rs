@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use serde_json::json;
 use tarjoman_engine::summarize;
-use tarjoman_engine::translate::{Event, Translator};
+use tarjoman_engine::translate::{Event, RecordKind, Translator};
 use tarjoman_text::script::{detect, Lang};
 
 use crate::commands::translate::{ModelArgs, TranslationArgs};
@@ -80,6 +80,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             translator.translate_document(&text, |event| -> Result<()> {
                 match event {
                     Event::Verbatim(s) => english.push_str(s),
+                    // Metadata (`date 2025-11-08`) is not prose to summarize.
+                    Event::Record(r) if r.kind == RecordKind::Metadata => {}
                     Event::Record(r) => english.push_str(&r.translation),
                 }
                 Ok(())
