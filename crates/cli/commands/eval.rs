@@ -7,11 +7,13 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::builder::TypedValueParser as _;
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Map, Value};
+use tarjoman_engine::translate::{DocumentStats, Event, Translator};
 use tarjoman_eval::bootstrap::BootstrapConfig;
 use tarjoman_eval::report::{Report, ReportOptions, SystemOutput};
 use tarjoman_eval::rouge::{Rouge, RougeType};
@@ -19,6 +21,7 @@ use tarjoman_eval::{
     check_aligned, corpus_bleu, corpus_chrf, corpus_chrf_pp, corpus_ter, read_lines, Score,
 };
 
+use crate::commands::translate::{ModelArgs, TranslationArgs};
 use crate::input::AtomicOutput;
 
 /// Score translations or summaries against references.
@@ -182,38 +185,66 @@ pub struct NamedFile {
     pub path: PathBuf,
 }
 
-/// Translate a source file with a model, then score it (not available yet).
+/// Translate a test set with a model, then score it: one command per quality
+/// experiment.
 ///
-/// Example:
+/// Each source line is translated on its own (lines holding several
+/// sentences are split and the translations joined), then the corpus is
+/// scored against the references. The run record (model, prompt and
+/// decoding settings, scores with signatures, wall time, tokens/s) is printed
+/// and, with --output, saved with the translations as DIR/run.json and
+/// DIR/hyp.txt, so runs can be compared later with `tarjoman eval report`.
 ///
-///   tarjoman eval run --model NAME --src test.fa --ref test.en --limit 100
+/// Examples:
+///
+///   tarjoman eval run --src tico19/test.fa --ref tico19/test.en --limit 300
+///
+///   tarjoman eval run -m gemma-3-270m --src test.fa --ref test.en --shots 0 \
+///       -o runs/gemma-0shot --json
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct RunArgs {
-    /// The model to translate with (a name from `tarjoman models list`).
-    #[arg(short, long, value_name = "NAME")]
-    pub model: Option<String>,
-
     /// The Persian source file, one segment per line.
     #[arg(long, value_name = "FILE")]
     pub src: PathBuf,
 
-    /// The reference translation file.
-    #[arg(long = "ref", value_name = "FILE")]
-    pub reference: PathBuf,
+    /// A reference file aligned with --src. Repeat for several references.
+    #[arg(long = "ref", value_name = "FILE", required = true)]
+    pub refs: Vec<PathBuf>,
 
     /// Translate and score only the first N lines.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+
+    /// Metrics to compute, comma-separated (as for `tarjoman eval`).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "bleu,chrf,chrf++,ter"
+    )]
+    pub metrics: Vec<MetricArg>,
+
+    /// Save the translations (DIR/hyp.txt) and the run record (DIR/run.json)
+    /// in this directory, each written atomically.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Print the run record as one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub translation: TranslationArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Some(EvalCommand::Report(report)) => run_report(report),
-        Some(EvalCommand::Run(_)) => bail!(
-            "`tarjoman eval run` is not available yet; translate first, then score: \
-             `tarjoman translate SRC -o HYP` and `tarjoman eval --hyp HYP --ref REF`"
-        ),
+        Some(EvalCommand::Run(run)) => run_translate_and_score(run),
         None => run_score(args.score),
     }
 }
@@ -312,6 +343,138 @@ fn format_table(scores: &[(&'static str, Score)]) -> String {
         ));
     }
     out
+}
+
+fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
+    let mut sources = read_lines(&args.src)?;
+    let mut refs = Vec::with_capacity(args.refs.len());
+    for ref_path in &args.refs {
+        let lines = read_lines(ref_path)?;
+        check_aligned(&args.src, sources.len(), ref_path, lines.len())?;
+        refs.push(lines);
+    }
+    if let Some(limit) = args.limit {
+        sources.truncate(limit);
+        for lines in &mut refs {
+            lines.truncate(limit);
+        }
+    }
+    if sources.is_empty() {
+        bail!("{}: no lines to translate", args.src.display());
+    }
+    let mut loaded = crate::model::load_lm(args.model.model.as_deref())?;
+    let opts = args.translation.options(&args.model);
+    let settings = json!({
+        "prompt_format": loaded.format,
+        "shots": opts.shots,
+        "normalize": opts.normalize.is_some(),
+        "decoding": if opts.generation.temperature.is_some() { "sampling" } else { "greedy" },
+        "temperature": opts.generation.temperature,
+        "top_p": opts.generation.top_p,
+        "seed": opts.generation.seed,
+        "repeat_penalty": opts.generation.repeat_penalty,
+        "max_new_tokens": opts.generation.max_new_tokens,
+        "length_cap": format!("{} x source chars + {}", opts.length_ratio, opts.length_slack),
+    });
+    eprintln!(
+        "translating {} lines of {} with {}",
+        sources.len(),
+        args.src.display(),
+        loaded.name
+    );
+    let mut translator = Translator::new(&mut loaded.lm, &loaded.format, opts)?;
+    let bar = line_bar(sources.len() as u64);
+    let started = Instant::now();
+    let mut hyps = Vec::with_capacity(sources.len());
+    let mut totals = DocumentStats::default();
+    let mut warnings = 0usize;
+    for source in &sources {
+        let mut pieces = Vec::new();
+        let stats = translator.translate_document(source, |event| -> Result<()> {
+            if let Event::Record(r) = event {
+                warnings += r.warnings.len();
+                pieces.push(r.translation.clone());
+            }
+            Ok(())
+        })?;
+        totals.sentences += stats.sentences;
+        totals.prompt_tokens += stats.prompt_tokens;
+        totals.output_tokens += stats.output_tokens;
+        totals.prefill_ms += stats.prefill_ms;
+        totals.decode_ms += stats.decode_ms;
+        hyps.push(pieces.join(" "));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    let scores = compute_scores(&hyps, &refs, &args.metrics, false)?;
+    let per_sec = |tokens: usize, ms: u64| (ms > 0).then(|| tokens as f64 * 1000.0 / ms as f64);
+    let record = json!({
+        "tarjoman": env!("CARGO_PKG_VERSION"),
+        "model": loaded.name,
+        "src": args.src.display().to_string(),
+        "refs": args.refs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "lines": sources.len(),
+        "sentences": totals.sentences,
+        "settings": settings,
+        "scores": scores
+            .iter()
+            .map(|(key, s)| (key.to_string(), json!({ "score": s.score, "signature": s.signature })))
+            .collect::<Map<String, Value>>(),
+        "wall_s": wall,
+        "seconds_per_line": wall / sources.len() as f64,
+        "prompt_tokens": totals.prompt_tokens,
+        "output_tokens": totals.output_tokens,
+        "prefill_tok_s": per_sec(totals.prompt_tokens, totals.prefill_ms),
+        "decode_tok_s": per_sec(totals.output_tokens, totals.decode_ms),
+        "warnings": warnings,
+    });
+    if let Some(dir) = &args.output {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut hyp_file = AtomicOutput::create(&dir.join("hyp.txt"))?;
+        for line in &hyps {
+            writeln!(hyp_file.writer(), "{line}")?;
+        }
+        hyp_file.commit()?;
+        let mut run_file = AtomicOutput::create(&dir.join("run.json"))?;
+        serde_json::to_writer_pretty(run_file.writer(), &record)?;
+        writeln!(run_file.writer())?;
+        run_file.commit()?;
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &record)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", format_table(&scores))?;
+        writeln!(
+            out,
+            "{} lines in {wall:.1} s ({:.2} s/line), prefill {:.1} tok/s, decode {:.1} tok/s, \
+             {warnings} warnings, model {}",
+            sources.len(),
+            wall / sources.len() as f64,
+            per_sec(totals.prompt_tokens, totals.prefill_ms).unwrap_or(0.0),
+            per_sec(totals.output_tokens, totals.decode_ms).unwrap_or(0.0),
+            loaded.name,
+        )?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A line-count progress bar on stderr (drawn only on a terminal).
+fn line_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "translating [{bar:30.cyan/blue}] {pos}/{len} lines, {per_sec}, ETA {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
 }
 
 fn run_report(args: ReportArgs) -> Result<ExitCode> {
@@ -450,9 +613,26 @@ mod tests {
         assert_eq!(report.samples, 1000);
 
         let args = parse(&["run", "--src", "s", "--ref", "r", "--limit", "5"]).unwrap();
-        assert!(matches!(args.command, Some(EvalCommand::Run(_))));
-        let err = run(args).unwrap_err();
-        assert!(err.to_string().contains("not available yet"), "{err}");
+        let Some(EvalCommand::Run(run_args)) = args.command else {
+            panic!("not parsed as `eval run`");
+        };
+        assert_eq!(run_args.limit, Some(5));
+        assert_eq!(run_args.refs, [PathBuf::from("r")]);
+    }
+
+    #[test]
+    fn eval_run_checks_alignment_before_loading_a_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src.fa");
+        let reference = dir.path().join("ref.en");
+        std::fs::write(&src, "یک\nدو\nسه\n").unwrap();
+        std::fs::write(&reference, "one\ntwo\n").unwrap();
+        let (s, r) = (src.to_str().unwrap(), reference.to_str().unwrap());
+        // A model name that does not exist: alignment must fail first.
+        let args = parse(&["run", "--src", s, "--ref", r, "-m", "no-such-model"]).unwrap();
+        let err = format!("{:#}", run(args).unwrap_err());
+        assert!(err.contains("src.fa") && err.contains("ref.en"), "{err}");
+        assert!(err.contains('3') && err.contains('2'), "{err}");
     }
 
     #[test]
