@@ -399,6 +399,7 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         })?;
         totals.sentences += stats.sentences;
         totals.prompt_tokens += stats.prompt_tokens;
+        totals.prefilled_tokens += stats.prefilled_tokens;
         totals.output_tokens += stats.output_tokens;
         totals.prefill_ms += stats.prefill_ms;
         totals.decode_ms += stats.decode_ms;
@@ -425,7 +426,8 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         "seconds_per_line": wall / sources.len() as f64,
         "prompt_tokens": totals.prompt_tokens,
         "output_tokens": totals.output_tokens,
-        "prefill_tok_s": per_sec(totals.prompt_tokens, totals.prefill_ms),
+        "prefilled_tokens": totals.prefilled_tokens,
+        "prefill_tok_s": per_sec(totals.prefilled_tokens, totals.prefill_ms),
         "decode_tok_s": per_sec(totals.output_tokens, totals.decode_ms),
         "warnings": warnings,
     });
@@ -454,7 +456,7 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
              {warnings} warnings, model {}",
             sources.len(),
             wall / sources.len() as f64,
-            per_sec(totals.prompt_tokens, totals.prefill_ms).unwrap_or(0.0),
+            per_sec(totals.prefilled_tokens, totals.prefill_ms).unwrap_or(0.0),
             per_sec(totals.output_tokens, totals.decode_ms).unwrap_or(0.0),
             loaded.name,
         )?;

@@ -164,7 +164,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "translated {} sentences in {:.1} s (prefill {:.1} tok/s, decode {:.1} tok/s){}",
         stats.sentences,
         secs(stats.total_ms),
-        rate(stats.prompt_tokens, stats.prefill_ms),
+        rate(stats.prefilled_tokens, stats.prefill_ms),
         rate(stats.output_tokens, stats.decode_ms),
         if warnings > 0 {
             format!(", {warnings} warnings")

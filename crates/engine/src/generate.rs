@@ -60,6 +60,9 @@ pub struct Generation {
     pub text: String,
     pub tokens: Vec<u32>,
     pub prompt_tokens: usize,
+    /// Prompt tokens actually computed: the rest were cached from the
+    /// previous call's prompt.
+    pub prefilled: usize,
     pub stop: StopReason,
     pub prefill: Duration,
     pub decode: Duration,
@@ -92,7 +95,7 @@ pub fn generate(
         .min(context.saturating_sub(prompt.len()));
 
     let start = Instant::now();
-    let mut logits = lm.forward(prompt, 0)?;
+    let (mut logits, prefilled) = lm.prefill(prompt)?;
     let prefill = start.elapsed();
     let start = Instant::now();
 
@@ -132,6 +135,7 @@ pub fn generate(
         text,
         tokens,
         prompt_tokens: prompt.len(),
+        prefilled,
         stop: reason,
         prefill,
         decode: start.elapsed(),

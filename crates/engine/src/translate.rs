@@ -86,8 +86,11 @@ pub enum Event<'a> {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DocumentStats {
     pub sentences: usize,
-    /// Tokens of the prompts (instructions, examples and sentence) prefilled.
+    /// Tokens of the prompts (instructions, examples and sentence).
     pub prompt_tokens: usize,
+    /// Prompt tokens computed; the rest came from the KV cache (the prefix
+    /// every prompt shares).
+    pub prefilled_tokens: usize,
     pub source_tokens: usize,
     pub output_tokens: usize,
     pub prefill_ms: u64,
@@ -145,6 +148,7 @@ impl<'m> Translator<'m> {
             SentenceStats {
                 source_tokens,
                 prompt_tokens: generation.prompt_tokens,
+                prefilled_tokens: generation.prefilled,
                 output_tokens: generation.tokens.len(),
                 prefill_ms: generation.prefill.as_millis() as u64,
                 decode_ms: generation.decode.as_millis() as u64,
@@ -193,6 +197,7 @@ impl<'m> Translator<'m> {
                     stats.sentences += 1;
                     stats.source_tokens += s.source_tokens;
                     stats.prompt_tokens += s.prompt_tokens;
+                    stats.prefilled_tokens += s.prefilled_tokens;
                     stats.output_tokens += s.output_tokens;
                     stats.prefill_ms += s.prefill_ms;
                     stats.decode_ms += s.decode_ms;
@@ -224,6 +229,7 @@ impl<'m> Translator<'m> {
 pub struct SentenceStats {
     pub source_tokens: usize,
     pub prompt_tokens: usize,
+    pub prefilled_tokens: usize,
     pub output_tokens: usize,
     pub prefill_ms: u64,
     pub decode_ms: u64,

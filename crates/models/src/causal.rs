@@ -1,5 +1,10 @@
-//! Decoder-only language models loaded from GGUF through candle-transformers'
-//! quantized implementations, behind one type the generation loop drives.
+//! Decoder-only language models loaded from GGUF, behind one type the
+//! generation loop drives.
+//!
+//! The fast path is [`crate::decoder::DecoderLm`] (preallocated, reusable KV
+//! cache; quantized embeddings). candle-transformers' own quantized models
+//! stay available as [`Backend::Reference`], the straightforward
+//! implementation the fast one is tested against.
 
 use std::path::Path;
 
@@ -7,6 +12,7 @@ use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_gemma3, quantized_llama, quantized_qwen2};
 use tokenizers::Tokenizer;
 
+use crate::decoder::{Arch, DecoderLm};
 use crate::gguf::GgufFile;
 use crate::{tokenizer, Error, Result};
 
@@ -31,7 +37,21 @@ impl Family {
     }
 }
 
+/// Which implementation runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// tarjoman's decoder: reusable KV cache, prefix reuse, quantized
+    /// embeddings.
+    #[default]
+    Fast,
+    /// candle-transformers' `quantized_qwen2`, `quantized_gemma3` and
+    /// `quantized_llama`, as published (for equivalence tests and
+    /// benchmarks; note that its gemma3 uses SiLU where Gemma 3 uses GELU).
+    Reference,
+}
+
 enum Weights {
+    Fast(Box<DecoderLm>),
     Qwen2(quantized_qwen2::ModelWeights),
     Gemma3(quantized_gemma3::ModelWeights),
     Llama(quantized_llama::ModelWeights),
@@ -59,6 +79,8 @@ pub struct CausalLm {
     pub tokenizer: Tokenizer,
     pub info: ModelInfo,
     device: Device,
+    /// The tokens whose keys and values the model has cached, in order.
+    history: Vec<u32>,
 }
 
 /// End-of-turn markers used by the chat templates we support.
@@ -68,6 +90,15 @@ impl CausalLm {
     /// Loads a GGUF model. `tokenizer_json` is used when given; otherwise the
     /// tokenizer is built from the GGUF metadata.
     pub fn load(gguf_path: &Path, tokenizer_json: Option<&Path>) -> Result<Self> {
+        Self::load_with(gguf_path, tokenizer_json, Backend::Fast)
+    }
+
+    /// [`CausalLm::load`] with a chosen implementation.
+    pub fn load_with(
+        gguf_path: &Path,
+        tokenizer_json: Option<&Path>,
+        backend: Backend,
+    ) -> Result<Self> {
         let gguf = GgufFile::open(gguf_path)?;
         let path = gguf.path.clone();
         let arch = gguf.architecture()?.to_string();
@@ -132,16 +163,26 @@ impl CausalLm {
             path: path.clone(),
             source,
         };
-        let weights = match family {
-            Family::Qwen2 => Weights::Qwen2(
+        let weights = match (backend, family) {
+            (Backend::Fast, _) => {
+                let arch = match family {
+                    Family::Qwen2 => Arch::Qwen2,
+                    Family::Gemma3 => Arch::Gemma3,
+                    Family::Llama => Arch::Llama,
+                };
+                Weights::Fast(Box::new(
+                    DecoderLm::from_gguf(arch, content, reader).map_err(weights_err)?,
+                ))
+            }
+            (Backend::Reference, Family::Qwen2) => Weights::Qwen2(
                 quantized_qwen2::ModelWeights::from_gguf(content, reader, &device)
                     .map_err(weights_err)?,
             ),
-            Family::Gemma3 => Weights::Gemma3(
+            (Backend::Reference, Family::Gemma3) => Weights::Gemma3(
                 quantized_gemma3::ModelWeights::from_gguf(content, reader, &device)
                     .map_err(weights_err)?,
             ),
-            Family::Llama => Weights::Llama(
+            (Backend::Reference, Family::Llama) => Weights::Llama(
                 quantized_llama::ModelWeights::from_gguf(content, reader, &device)
                     .map_err(weights_err)?,
             ),
@@ -151,13 +192,14 @@ impl CausalLm {
             tokenizer,
             info,
             device,
+            history: Vec::new(),
         })
     }
 
     /// Runs `tokens` at positions `index_pos..` and returns the logits of the
-    /// last position. `index_pos == 0` starts a new sequence (the KV cache is
-    /// reset); otherwise the tokens extend the cached sequence. The result is
-    /// a 1-D f32 tensor of vocabulary size.
+    /// last position, a 1-D f32 tensor of vocabulary size. Cached positions
+    /// from `index_pos` on are dropped first: `index_pos == 0` starts a new
+    /// sequence, `index_pos == cached()` extends the cached one.
     pub fn forward(&mut self, tokens: &[u32], index_pos: usize) -> Result<Tensor> {
         let end = index_pos + tokens.len();
         if end > self.info.context_length {
@@ -166,13 +208,47 @@ impl CausalLm {
                 context: self.info.context_length,
             });
         }
-        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        if index_pos > self.history.len() {
+            return Err(Error::CacheGap {
+                position: index_pos,
+                cached: self.history.len(),
+            });
+        }
+        // Forget what this call replaces before running, so a failed call
+        // never leaves the history claiming tokens the cache lacks.
+        self.history.truncate(index_pos);
+        let input = || Tensor::new(tokens, &self.device)?.unsqueeze(0);
         let logits = match &mut self.weights {
-            Weights::Qwen2(m) => m.forward(&input, index_pos)?,
-            Weights::Gemma3(m) => m.forward(&input, index_pos)?,
-            Weights::Llama(m) => m.forward(&input, index_pos)?,
+            Weights::Fast(m) => m.forward(tokens, index_pos)?,
+            Weights::Qwen2(m) => m.forward(&input()?, index_pos)?.squeeze(0)?,
+            Weights::Gemma3(m) => m.forward(&input()?, index_pos)?.squeeze(0)?,
+            Weights::Llama(m) => m.forward(&input()?, index_pos)?.squeeze(0)?,
         };
-        Ok(logits.squeeze(0)?.to_dtype(candle_core::DType::F32)?)
+        self.history.extend_from_slice(tokens);
+        Ok(logits.to_dtype(candle_core::DType::F32)?)
+    }
+
+    /// Runs a whole prompt and returns the logits of its last position,
+    /// reusing the cache for the longest prefix it shares with what was run
+    /// before (the instructions and examples every translation prompt
+    /// repeats). Returns the logits and how many tokens were computed.
+    ///
+    /// candle's reference models cannot drop part of their cache, so with
+    /// [`Backend::Reference`] the whole prompt is always run.
+    pub fn prefill(&mut self, prompt: &[u32]) -> Result<(Tensor, usize)> {
+        let shared = match self.weights {
+            Weights::Fast(_) => common_prefix(&self.history, prompt),
+            _ => 0,
+        };
+        // At least the last token runs: its logits are the answer.
+        let start = shared.min(prompt.len().saturating_sub(1));
+        let logits = self.forward(&prompt[start..], start)?;
+        Ok((logits, prompt.len() - start))
+    }
+
+    /// Tokens whose keys and values are cached.
+    pub fn cached(&self) -> usize {
+        self.history.len()
     }
 
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
@@ -182,4 +258,9 @@ impl CausalLm {
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         tokenizer::decode(&self.tokenizer, ids)
     }
+}
+
+/// Length of the longest common prefix of two token sequences.
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }

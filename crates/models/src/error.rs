@@ -49,6 +49,8 @@ pub enum Error {
     Tokenize(#[source] tokenizers::Error),
     #[error("model computation failed")]
     Candle(#[from] candle_core::Error),
+    #[error("cannot run from position {position}: only {cached} tokens are cached")]
+    CacheGap { position: usize, cached: usize },
     #[error("input of {tokens} tokens does not fit the model's context of {context} tokens")]
     ContextOverflow { tokens: usize, context: usize },
 }

@@ -14,6 +14,7 @@
 //!   corrupt file is an error naming the file and tensor, never a panic.
 
 pub mod causal;
+pub mod decoder;
 pub mod embed;
 mod error;
 pub mod gguf;
