@@ -131,9 +131,7 @@ pub fn read(path: &Path) -> Result<ModelConfig> {
     // where transformers sees `sliding_window`; within the window both are
     // exact, so gemma3 runs no longer sequences than that.
     let context_length = match &settings {
-        Settings::Gemma3(c) if c.sliding_window_pattern > 1 => {
-            context_length.min(c.sliding_window)
-        }
+        Settings::Gemma3(c) if c.sliding_window_pattern > 1 => context_length.min(c.sliding_window),
         _ => context_length,
     };
     Ok(ModelConfig {
@@ -243,7 +241,11 @@ impl Json<'_> {
         self.map.insert("rope_local_base_freq".into(), json!(local));
         let layers = self.usize("num_hidden_layers")?;
         let head_dim = self.usize("head_dim")?;
-        if let Some(scalar) = self.map.get("query_pre_attn_scalar").and_then(Value::as_u64) {
+        if let Some(scalar) = self
+            .map
+            .get("query_pre_attn_scalar")
+            .and_then(Value::as_u64)
+        {
             // candle scales attention by 1/sqrt(head_dim) and ignores this.
             if scalar as usize != head_dim {
                 return Err(self.bad(format!(
@@ -352,9 +354,11 @@ impl Json<'_> {
         };
         let theta = theta.or_else(|| self.f64("rope_theta")).unwrap_or(10_000.0);
         self.map.insert("rope_theta".into(), json!(theta));
-        if self.map.get("rope_scaling").is_some_and(|v| {
-            v.get("rope_type").and_then(Value::as_str) == Some("default")
-        }) {
+        if self
+            .map
+            .get("rope_scaling")
+            .is_some_and(|v| v.get("rope_type").and_then(Value::as_str) == Some("default"))
+        {
             self.map.insert("rope_scaling".into(), Value::Null);
         }
         for flag in ["attention_bias", "mlp_bias"] {

@@ -65,17 +65,15 @@ impl DenseLm {
             Settings::Gemma3(c) => {
                 Model::Gemma3(ckpt.load(dtype, &device, |vb| gemma3::Model::new(false, c, vb))?)
             }
-            Settings::Qwen2(c) => Model::Qwen2(
-                ckpt.load(dtype, &device, |vb| qwen2::ModelForCausalLM::new(c, vb))?,
-            ),
-            Settings::Qwen3(c) => Model::Qwen3(
-                ckpt.load(dtype, &device, |vb| qwen3::ModelForCausalLM::new(c, vb))?,
-            ),
+            Settings::Qwen2(c) => {
+                Model::Qwen2(ckpt.load(dtype, &device, |vb| qwen2::ModelForCausalLM::new(c, vb))?)
+            }
+            Settings::Qwen3(c) => {
+                Model::Qwen3(ckpt.load(dtype, &device, |vb| qwen3::ModelForCausalLM::new(c, vb))?)
+            }
             Settings::Llama(c) => Model::Llama {
                 model: ckpt.load(dtype, &device, |vb| llama::Llama::load(vb, c))?,
-                cache: Box::new(
-                    llama::Cache::new(true, dtype, c, &device).map_err(Error::Candle)?,
-                ),
+                cache: Box::new(llama::Cache::new(true, dtype, c, &device).map_err(Error::Candle)?),
                 config: Box::new(c.clone()),
             },
             Settings::Marian(_) | Settings::T5(_) => {

@@ -196,7 +196,10 @@ impl Seq2SeqLm {
         };
         let mut out: Vec<Option<Tensor>> = vec![None; sources.len()];
         for rows in groups {
-            let rows_src: Vec<&[u32]> = rows.iter().filter_map(|&r| sources.get(r).copied()).collect();
+            let rows_src: Vec<&[u32]> = rows
+                .iter()
+                .filter_map(|&r| sources.get(r).copied())
+                .collect();
             let width = rows_src.iter().map(|s| s.len()).max().unwrap_or(0);
             let pad = self.config.pad_id.unwrap_or(0);
             let padded = rows_src

@@ -19,10 +19,10 @@
 //! 4. `decode_all` returns logits for every decoder position, and missing
 //!    inputs are errors instead of panics.
 
-use candle_core as candle;
-use candle_transformers::models::with_tracing::Embedding;
 use candle::{DType, Device, Module, Result, Tensor, D};
+use candle_core as candle;
 use candle_nn::{Activation, VarBuilder};
+use candle_transformers::models::with_tracing::Embedding;
 use serde::Deserialize;
 use std::sync::Arc;
 

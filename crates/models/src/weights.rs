@@ -44,12 +44,11 @@ impl Checkpoint {
         for (index, path) in files.iter().enumerate() {
             // SAFETY: the file is memory-mapped read-only; as with every
             // mmap-based loader, it must not be modified while we read it.
-            let st = unsafe { MmapedSafetensors::new(path) }.map_err(|source| {
-                Error::Safetensors {
+            let st =
+                unsafe { MmapedSafetensors::new(path) }.map_err(|source| Error::Safetensors {
                     path: path.clone(),
                     source,
-                }
-            })?;
+                })?;
             for (name, view) in st.tensors() {
                 tensors.insert(
                     name,
@@ -77,7 +76,11 @@ impl Checkpoint {
         }
         let index = dir.join("model.safetensors.index.json");
         let text = std::fs::read_to_string(&index).map_err(|source| Error::Io {
-            path: if index.exists() { index.clone() } else { single },
+            path: if index.exists() {
+                index.clone()
+            } else {
+                single
+            },
             source,
         })?;
         let bad = |reason: String| Error::Config {
