@@ -1,10 +1,14 @@
-//! The one generation loop every pipeline uses: prefill the prompt, then
-//! decode token by token until a stop condition, which is reported.
+//! The one generation loop every pipeline uses: prefill the prompt (or
+//! encode the source), then decode token by token until a stop condition,
+//! which is reported. It drives any [`Decoder`]: GGUF models
+//! (`CausalLm::decoder()`), safetensors decoder-only models and
+//! encoder-decoder translation models alike.
 
 use std::time::{Duration, Instant};
 
+use candle_core::Tensor;
 use candle_transformers::generation::{LogitsProcessor, Sampling};
-use tarjoman_models::causal::CausalLm;
+use tarjoman_models::lm::Decoder;
 
 use crate::Result;
 
@@ -68,13 +72,14 @@ pub struct Generation {
     pub decode: Duration,
 }
 
-/// Generates a continuation of `prompt`.
+/// Generates a continuation of `prompt` (for an encoder-decoder model: a
+/// translation of the source `prompt`).
 ///
 /// `cap` limits this call's new tokens below `cfg.max_new_tokens` (reported
 /// as [`StopReason::LengthCap`]); `stop` strings end the answer and are cut
 /// from the text.
 pub fn generate(
-    lm: &mut CausalLm,
+    lm: &mut dyn Decoder,
     prompt: &[u32],
     cfg: &GenerationConfig,
     cap: Option<usize>,
@@ -88,14 +93,13 @@ pub fn generate(
         },
     };
     let mut sampler = LogitsProcessor::from_sampling(cfg.seed, sampling);
-    let context = lm.info.context_length;
-    let budget = cap
-        .unwrap_or(usize::MAX)
-        .min(cfg.max_new_tokens)
-        .min(context.saturating_sub(prompt.len()));
+    let room = lm.room(prompt.len());
+    let budget = cap.unwrap_or(usize::MAX).min(cfg.max_new_tokens).min(room);
+    let suppressed = lm.suppressed_ids().to_vec();
 
     let start = Instant::now();
-    let (mut logits, prefilled) = lm.prefill(prompt)?;
+    let mut logits = lm.start(prompt)?;
+    let prefilled = lm.prefilled().unwrap_or(prompt.len());
     let prefill = start.elapsed();
     let start = Instant::now();
 
@@ -105,7 +109,7 @@ pub fn generate(
         if tokens.len() >= budget {
             break if tokens.len() >= cfg.max_new_tokens {
                 StopReason::MaxTokens
-            } else if prompt.len() + tokens.len() >= context {
+            } else if tokens.len() >= room {
                 StopReason::ContextFull
             } else {
                 StopReason::LengthCap
@@ -119,8 +123,11 @@ pub fn generate(
                 &tokens[from..],
             )?;
         }
+        if !suppressed.is_empty() {
+            logits = suppress(&logits, &suppressed)?;
+        }
         let next = sampler.sample(&logits)?;
-        if lm.info.eos_ids.contains(&next) {
+        if lm.eos_ids().contains(&next) {
             break StopReason::Eos;
         }
         tokens.push(next);
@@ -129,7 +136,7 @@ pub fn generate(
             text.truncate(cut);
             break StopReason::StopString;
         }
-        logits = lm.forward(&[next], prompt.len() + tokens.len() - 1)?;
+        logits = lm.step(next)?;
     };
     Ok(Generation {
         text,
@@ -140,4 +147,15 @@ pub fn generate(
         prefill,
         decode: start.elapsed(),
     })
+}
+
+/// Sets the logits of `ids` to -inf so no sampler picks them.
+fn suppress(logits: &Tensor, ids: &[u32]) -> Result<Tensor> {
+    let mut values: Vec<f32> = logits.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+    for &id in ids {
+        if let Some(v) = values.get_mut(id as usize) {
+            *v = f32::NEG_INFINITY;
+        }
+    }
+    Ok(Tensor::new(values, logits.device())?)
 }

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use tarjoman_models::causal::CausalLm;
+use tarjoman_models::seq2seq::Seq2SeqLm;
 use tarjoman_text::normalize::{normalize, NormalizeOptions};
 use tarjoman_text::segment::{segment, PieceKind};
 
@@ -135,7 +136,7 @@ impl<'m> Translator<'m> {
         let cap = (text.chars().count() as f32 * self.opts.length_ratio) as usize
             + self.opts.length_slack;
         let generation = generate(
-            self.lm,
+            &mut self.lm.decoder(),
             &ids,
             &self.opts.generation,
             Some(cap),
@@ -222,6 +223,47 @@ impl<'m> Translator<'m> {
         stats.total_ms = start.elapsed().as_millis() as u64;
         Ok(stats)
     }
+}
+
+/// Translates one sentence with an encoder-decoder model (Marian / OPUS-MT,
+/// T5 / MADLAD-400) directly, with no prompt: the normalized sentence,
+/// after `target_prefix` if given (MADLAD-400 wants the target language
+/// first, `"<2en> "`), is the encoder's input, through the same generation
+/// loop and checks as [`Translator::translate_sentence`].
+pub fn translate_seq2seq(
+    model: &mut Seq2SeqLm,
+    source: &str,
+    opts: &TranslateOptions,
+    target_prefix: Option<&str>,
+) -> Result<(String, SentenceStats)> {
+    let start = Instant::now();
+    let text = match &opts.normalize {
+        Some(n) => normalize(source, n),
+        None => source.to_string(),
+    };
+    let input = format!("{}{text}", target_prefix.unwrap_or(""));
+    let ids = model.encode_text(&input)?;
+    let cap = (text.chars().count() as f32 * opts.length_ratio) as usize + opts.length_slack;
+    let generation = generate(model, &ids, &opts.generation, Some(cap), &[])?;
+    let translation = generation
+        .text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let warnings = check_translation(source, &translation, generation.stop);
+    Ok((
+        translation,
+        SentenceStats {
+            source_tokens: ids.len(),
+            prompt_tokens: generation.prompt_tokens,
+            output_tokens: generation.tokens.len(),
+            prefill_ms: generation.prefill.as_millis() as u64,
+            decode_ms: generation.decode.as_millis() as u64,
+            ms: start.elapsed().as_millis() as u64,
+            stop: generation.stop,
+            warnings,
+        },
+    ))
 }
 
 /// Per-sentence numbers from [`Translator::translate_sentence`].

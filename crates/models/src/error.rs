@@ -51,6 +51,37 @@ pub enum Error {
     Candle(#[from] candle_core::Error),
     #[error("cannot run from position {position}: only {cached} tokens are cached")]
     CacheGap { position: usize, cached: usize },
+    #[error("{}: invalid model config: {reason}", path.display())]
+    Config { path: PathBuf, reason: String },
+    #[error("{}: not a valid safetensors file", path.display())]
+    Safetensors {
+        path: PathBuf,
+        #[source]
+        source: candle_core::Error,
+    },
+    #[error("{}{}: tensor `{tensor}` is missing", path.display(), if *files > 1 { format!(" (and {} more shards)", files - 1) } else { String::new() })]
+    MissingTensor {
+        path: PathBuf,
+        files: usize,
+        tensor: String,
+    },
+    #[error("{}: tensor `{tensor}` has shape {found:?}, but the config implies {expected:?}", path.display())]
+    TensorShape {
+        path: PathBuf,
+        tensor: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    #[error("{}: tensor `{tensor}` has dtype {dtype}; model weights must be f16, bf16, f32 or f64", path.display())]
+    TensorDtype {
+        path: PathBuf,
+        tensor: String,
+        dtype: String,
+    },
+    #[error("{}: no tokenizer was loaded for this model", path.display())]
+    NoTokenizer { path: PathBuf },
+    #[error("empty input: a model needs at least one token")]
+    EmptyInput,
     #[error("input of {tokens} tokens does not fit the model's context of {context} tokens")]
     ContextOverflow { tokens: usize, context: usize },
 }

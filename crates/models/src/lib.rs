@@ -10,14 +10,26 @@
 //!   `tokenizer.ggml.*` metadata;
 //! - [`embed`]: BERT sentence embeddings (all-MiniLM-L6-v2) for extractive
 //!   summaries;
+//! - [`config`], [`dense`], [`seq2seq`]: checkpoints from `config.json` +
+//!   safetensors: decoder-only gemma3, qwen2, qwen3, llama ([`dense::DenseLm`])
+//!   and encoder-decoder Marian and T5 ([`seq2seq::Seq2SeqLm`]), validated
+//!   tensor by tensor first ([`weights`]);
+//! - [`lm`]: the [`lm::Decoder`] trait the generation loop drives, for
+//!   every family;
 //! - [`gguf`]: opening and validating GGUF files so that a truncated or
 //!   corrupt file is an error naming the file and tensor, never a panic.
 
 pub mod causal;
+pub mod config;
 pub mod decoder;
+pub mod dense;
 pub mod embed;
 mod error;
 pub mod gguf;
+pub mod lm;
+pub mod seq2seq;
+pub mod t5;
 pub mod tokenizer;
+pub mod weights;
 
 pub use error::{Error, Result};

@@ -1,0 +1,430 @@
+//! Every model family against transformers, on the tiny random checkpoints
+//! that `scripts/make_fixtures.py` builds (see tests/fixtures/README.md):
+//! logits within 1e-4, greedy ids exactly equal, and the invariants
+//! (cached decoding equals full recompute, each row of a batch equals the
+//! single-input result, the same input twice gives the same output).
+//! Plus corrupt checkpoints: errors naming the tensor, never a panic.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use serde_json::Value;
+use tarjoman_models::dense::DenseLm;
+use tarjoman_models::lm::Decoder;
+use tarjoman_models::seq2seq::Seq2SeqLm;
+use tarjoman_models::Error;
+
+const TOL: f32 = 1e-4;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+struct Reference {
+    tensors: HashMap<String, Tensor>,
+    json: Value,
+}
+
+impl Reference {
+    fn load(name: &str) -> Self {
+        let dir = fixture(name);
+        let tensors =
+            candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu)
+                .unwrap();
+        let json =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+                .unwrap();
+        Self { tensors, json }
+    }
+
+    fn t(&self, name: &str) -> &Tensor {
+        &self.tensors[name]
+    }
+
+    fn ids(&self, key: &str) -> Vec<u32> {
+        ids_of(&self.json[key])
+    }
+
+    fn rows(&self, key: &str) -> Vec<Vec<u32>> {
+        self.json[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(ids_of)
+            .collect()
+    }
+}
+
+fn ids_of(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+/// Largest absolute difference over entries finite in both (the reference
+/// marks suppressed tokens with -inf); both must agree on which are not.
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    let a: Vec<f32> = a
+        .to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let b: Vec<f32> = b
+        .to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert_eq!(a.len(), b.len(), "shapes differ");
+    a.iter()
+        .zip(&b)
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn assert_close(what: &str, ours: &Tensor, reference: &Tensor) {
+    let d = max_diff(ours, reference);
+    assert!(d < TOL, "{what}: max |diff| {d:e} exceeds {TOL:e}");
+}
+
+fn argmax(logits: &Tensor, suppressed: &[u32]) -> u32 {
+    let v: Vec<f32> = logits.to_vec1().unwrap();
+    let mut best = (0u32, f32::NEG_INFINITY);
+    for (i, x) in v.iter().enumerate() {
+        if !suppressed.contains(&(i as u32)) && *x > best.1 {
+            best = (i as u32, *x);
+        }
+    }
+    best.0
+}
+
+/// Greedy decoding through the `Decoder` trait (cached), no EOS stop.
+fn greedy(model: &mut dyn Decoder, input: &[u32], steps: usize) -> (Vec<u32>, Vec<Tensor>) {
+    let suppressed = model.suppressed_ids().to_vec();
+    let mut logits = model.start(input).unwrap();
+    let (mut ids, mut all) = (Vec::new(), Vec::new());
+    for _ in 0..steps {
+        let next = argmax(&logits, &suppressed);
+        all.push(logits.clone());
+        ids.push(next);
+        logits = model.step(next).unwrap();
+    }
+    (ids, all)
+}
+
+fn check_decoder_family(name: &str) {
+    let r = Reference::load(name);
+    let mut lm = DenseLm::load(&fixture(name)).unwrap();
+    assert_eq!(lm.family().name(), name);
+    let prompt = r.ids("input_ids");
+    let logits = r.t("logits");
+
+    // Full recompute of every prefix, and cached decoding one token at a
+    // time, both against transformers' logits at each position.
+    let mut cached = lm.start(&prompt[..1]).unwrap();
+    for t in 0..prompt.len() {
+        let reference = logits.get(t).unwrap();
+        let full = lm.forward(&prompt[..=t], 0).unwrap();
+        assert_close(&format!("{name} position {t} (full)"), &full, &reference);
+        assert_close(
+            &format!("{name} position {t} (cached)"),
+            &cached,
+            &reference,
+        );
+        assert_close(
+            &format!("{name} position {t} cached vs full"),
+            &cached,
+            &full,
+        );
+        if let Some(&next) = prompt.get(t + 1) {
+            // `step` continues the cached sequence; `forward` above started
+            // new ones, so restart the cached one up to here first.
+            lm.start(&prompt[..=t]).unwrap();
+            cached = lm.step(next).unwrap();
+        }
+    }
+
+    // Greedy continuation, cached, against transformers' full recompute.
+    let steps = r.json["greedy_steps"].as_u64().unwrap() as usize;
+    let (ids, step_logits) = greedy(&mut lm, &prompt, steps);
+    assert_eq!(ids, r.ids("greedy_ids"), "{name} greedy ids");
+    for (k, l) in step_logits.iter().enumerate() {
+        assert_close(
+            &format!("{name} greedy step {k}"),
+            l,
+            &r.t("greedy_logits").get(k).unwrap(),
+        );
+    }
+
+    // Each row of the (padded, in transformers) batch equals the reference
+    // row at its last real token and our single-input result.
+    let rows = r.rows("batch");
+    let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+    let batch = lm.forward_batch(&refs).unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        let reference = r
+            .t("batch_logits")
+            .get(i)
+            .unwrap()
+            .get(row.len() - 1)
+            .unwrap();
+        assert_close(&format!("{name} batch row {i}"), &batch[i], &reference);
+        let single = lm.forward(row, 0).unwrap();
+        assert_close(
+            &format!("{name} batch row {i} vs single"),
+            &batch[i],
+            &single,
+        );
+    }
+
+    // The same input twice gives the same output, bit for bit.
+    let a = lm.forward(&prompt, 0).unwrap();
+    let b = lm.forward(&prompt, 0).unwrap();
+    assert_eq!(
+        max_diff(&a, &b),
+        0.0,
+        "{name}: same input, different output"
+    );
+}
+
+fn check_seq2seq_family(name: &str) {
+    let r = Reference::load(name);
+    let mut lm = Seq2SeqLm::load(&fixture(name)).unwrap();
+    assert_eq!(lm.family().name(), name);
+    assert_eq!(
+        lm.decoder_start as u64,
+        r.json["decoder_start_token_id"].as_u64().unwrap()
+    );
+    let source = r.ids("source_ids");
+    let dec = r.ids("decoder_input_ids");
+    let logits = r.t("logits");
+
+    // Teacher-forced, all positions in one pass.
+    let full = lm.logits(&source, &dec).unwrap();
+    assert_close(&format!("{name} teacher-forced logits"), &full, logits);
+
+    // Cached: start from the source, then one decoder token at a time.
+    assert_eq!(dec[0], lm.decoder_start);
+    let mut cached = lm.start(&source).unwrap();
+    for t in 0..dec.len() {
+        let reference = logits.get(t).unwrap();
+        assert_close(
+            &format!("{name} position {t} (cached)"),
+            &cached,
+            &reference,
+        );
+        assert_close(
+            &format!("{name} position {t} cached vs full"),
+            &cached,
+            &full.get(t).unwrap(),
+        );
+        if let Some(&next) = dec.get(t + 1) {
+            cached = lm.step(next).unwrap();
+        }
+    }
+
+    // Greedy from the decoder start token.
+    assert_eq!(lm.suppressed_ids(), r.ids("suppress_ids").as_slice());
+    let steps = r.json["greedy_steps"].as_u64().unwrap() as usize;
+    let (ids, step_logits) = greedy(&mut lm, &source, steps);
+    assert_eq!(ids, r.ids("greedy_ids"), "{name} greedy ids");
+    for (k, l) in step_logits.iter().enumerate() {
+        assert_close(
+            &format!("{name} greedy step {k}"),
+            l,
+            &r.t("greedy_logits").get(k).unwrap(),
+        );
+    }
+
+    // Batch of sources of different lengths.
+    let rows = r.rows("batch");
+    let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+    let batch = lm.logits_batch(&refs, &dec).unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        let reference = r.t("batch_logits").get(i).unwrap();
+        assert_close(&format!("{name} batch row {i}"), &batch[i], &reference);
+        let single = lm.logits(row, &dec).unwrap();
+        assert_close(
+            &format!("{name} batch row {i} vs single"),
+            &batch[i],
+            &single,
+        );
+    }
+
+    let a = lm.logits(&source, &dec).unwrap();
+    let b = lm.logits(&source, &dec).unwrap();
+    assert_eq!(
+        max_diff(&a, &b),
+        0.0,
+        "{name}: same input, different output"
+    );
+}
+
+#[test]
+fn gemma3_matches_transformers() {
+    check_decoder_family("gemma3");
+}
+
+#[test]
+fn qwen2_matches_transformers() {
+    check_decoder_family("qwen2");
+}
+
+#[test]
+fn qwen3_matches_transformers() {
+    check_decoder_family("qwen3");
+}
+
+#[test]
+fn llama_matches_transformers() {
+    check_decoder_family("llama");
+}
+
+#[test]
+fn marian_matches_transformers() {
+    check_seq2seq_family("marian");
+}
+
+#[test]
+fn t5_matches_transformers() {
+    check_seq2seq_family("t5");
+}
+
+/// Copies a fixture into a temp dir, rewriting its weights with `edit`.
+fn corrupted(name: &str, edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture(name);
+    std::fs::copy(src.join("config.json"), dir.path().join("config.json")).unwrap();
+    let mut tensors =
+        candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
+    edit(&mut tensors);
+    candle_core::safetensors::save(&tensors, dir.path().join("model.safetensors")).unwrap();
+    dir
+}
+
+fn dense_error(dir: &Path) -> String {
+    match DenseLm::load(dir) {
+        Ok(_) => panic!("a corrupt checkpoint loaded"),
+        Err(e) => e.to_string(),
+    }
+}
+
+// llama is the family whose candle constructor `unwrap`s a missing tensor
+// into a panic; qwen2 and t5 cover the other constructors.
+#[test]
+fn missing_tensor_is_an_error_naming_it() {
+    for (family, tensor) in [
+        ("llama", "model.layers.1.self_attn.k_proj.weight"),
+        ("qwen2", "model.layers.0.mlp.up_proj.weight"),
+    ] {
+        let dir = corrupted(family, |t| {
+            t.remove(tensor).unwrap();
+        });
+        let err = dense_error(dir.path());
+        assert!(err.contains(tensor) && err.contains("missing"), "{err}");
+        assert!(err.contains("model.safetensors"), "{err}");
+    }
+    let tensor = "decoder.block.1.layer.1.EncDecAttention.q.weight";
+    let dir = corrupted("t5", |t| {
+        t.remove(tensor).unwrap();
+    });
+    let err = Seq2SeqLm::load(dir.path()).err().unwrap().to_string();
+    assert!(err.contains(tensor), "{err}");
+}
+
+#[test]
+fn wrong_shape_is_an_error_naming_the_tensor_and_shapes() {
+    let tensor = "model.layers.0.self_attn.q_proj.weight";
+    let dir = corrupted("llama", |t| {
+        let w = t[tensor].narrow(0, 0, 32).unwrap();
+        t.insert(tensor.to_string(), w);
+    });
+    let err = dense_error(dir.path());
+    assert!(
+        err.contains(tensor) && err.contains("[32, 64]") && err.contains("[64, 64]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_dtype_is_an_error_naming_the_tensor() {
+    let tensor = "model.norm.weight";
+    let dir = corrupted("qwen3", |t| {
+        let w = t[tensor].to_dtype(DType::I64).unwrap();
+        t.insert(tensor.to_string(), w);
+    });
+    let err = dense_error(dir.path());
+    assert!(err.contains(tensor) && err.contains("i64"), "{err}");
+    let marian = "final_logits_bias";
+    let dir = corrupted("marian", |t| {
+        let w = t[marian].to_dtype(DType::U8).unwrap();
+        t.insert(marian.to_string(), w);
+    });
+    let err = Seq2SeqLm::load(dir.path()).err().unwrap().to_string();
+    assert!(err.contains(marian) && err.contains("u8"), "{err}");
+}
+
+#[test]
+fn truncated_weights_are_an_error_naming_the_file() {
+    let dir = corrupted("gemma3", |_| {});
+    let path = dir.path().join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let err = dense_error(dir.path());
+    assert!(
+        err.contains("model.safetensors") && err.contains("safetensors"),
+        "{err}"
+    );
+    std::fs::write(&path, b"not safetensors").unwrap();
+    let err = dense_error(dir.path());
+    assert!(err.contains("model.safetensors"), "{err}");
+}
+
+#[test]
+fn unsupported_or_broken_configs_are_errors() {
+    let dir = corrupted("qwen2", |_| {});
+    let config = dir.path().join("config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("\"qwen2\"", "\"mamba\"")).unwrap();
+    let err = dense_error(dir.path());
+    assert!(
+        err.contains("mamba") && err.contains("qwen3") && err.contains("marian"),
+        "{err}"
+    );
+    std::fs::write(&config, "{ not json").unwrap();
+    assert!(dense_error(dir.path()).contains("config.json"));
+    std::fs::write(
+        &config,
+        text.replace("\"hidden_size\": 64", "\"hidden_size\": 32"),
+    )
+    .unwrap();
+    let err = dense_error(dir.path());
+    assert!(err.contains("shape"), "{err}");
+}
+
+#[test]
+fn inputs_beyond_the_context_or_empty_are_errors() {
+    let mut lm = DenseLm::load(&fixture("gemma3")).unwrap();
+    // gemma3's context is capped at its sliding window (24 in the fixture).
+    assert_eq!(lm.config.context_length, 24);
+    let long = vec![5u32; 25];
+    assert!(matches!(
+        lm.forward(&long, 0),
+        Err(Error::ContextOverflow { .. })
+    ));
+    assert!(matches!(lm.forward(&[], 0), Err(Error::EmptyInput)));
+    let mut t5 = Seq2SeqLm::load(&fixture("t5")).unwrap();
+    assert!(matches!(t5.start(&[]), Err(Error::EmptyInput)));
+    // A decoder-only checkpoint is not an encoder-decoder one, and back.
+    assert!(Seq2SeqLm::load(&fixture("llama")).is_err());
+    assert!(DenseLm::load(&fixture("marian")).is_err());
+}
