@@ -37,6 +37,27 @@ pub enum Error {
         #[source]
         source: candle_core::Error,
     },
+    #[error("{}: invalid config", path.display())]
+    Config {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{}: tensor `{tensor}` is missing", path.display())]
+    MissingTensor { path: PathBuf, tensor: String },
+    #[error("{}: tensor `{tensor}` has shape {found:?}, expected {expected:?}", path.display())]
+    TensorShape {
+        path: PathBuf,
+        tensor: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    #[error("{}: tensor `{tensor}` has dtype {dtype}, expected f32, f16 or bf16", path.display())]
+    TensorDtype {
+        path: PathBuf,
+        tensor: String,
+        dtype: String,
+    },
     #[error("{}: cannot load tokenizer", path.display())]
     Tokenizer {
         path: PathBuf,
@@ -49,6 +70,10 @@ pub enum Error {
     Tokenize(#[source] tokenizers::Error),
     #[error("model computation failed")]
     Candle(#[from] candle_core::Error),
+    #[error("invalid model input: {0}")]
+    Input(String),
+    #[error("language code `{code}` is not a special token of the tokenizer")]
+    LanguageCode { code: String },
     #[error("input of {tokens} tokens does not fit the model's context of {context} tokens")]
     ContextOverflow { tokens: usize, context: usize },
 }

@@ -10,6 +10,8 @@
 //!   `tokenizer.ggml.*` metadata;
 //! - [`embed`]: BERT sentence embeddings (all-MiniLM-L6-v2) for extractive
 //!   summaries;
+//! - [`m2m100`]: M2M100 / NLLB-200 encoder-decoder translation models from
+//!   `config.json` and `model.safetensors`;
 //! - [`gguf`]: opening and validating GGUF files so that a truncated or
 //!   corrupt file is an error naming the file and tensor, never a panic.
 
@@ -17,6 +19,7 @@ pub mod causal;
 pub mod embed;
 mod error;
 pub mod gguf;
+pub mod m2m100;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
