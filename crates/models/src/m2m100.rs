@@ -58,6 +58,10 @@ pub struct Config {
     pub max_position_embeddings: usize,
     #[serde(default = "defaults::yes")]
     pub scale_embedding: bool,
+    /// Without `lm_head.weight` in the file, the LM head is the shared
+    /// embedding matrix.
+    #[serde(default = "defaults::yes")]
+    pub tie_word_embeddings: bool,
     #[serde(default = "defaults::pad")]
     pub pad_token_id: u32,
     #[serde(default = "defaults::eos")]
@@ -476,8 +480,9 @@ pub struct M2M100 {
 
 impl M2M100 {
     /// Loads `config.json` and `model.safetensors` from `dir` onto the CPU, in
-    /// f32 (f16 and bf16 checkpoints are converted). `lm_head.weight` may be
-    /// absent: the head is then tied to `model.shared.weight`.
+    /// f32 (f16 and bf16 checkpoints are converted). The LM head is
+    /// `lm_head.weight` when the file has it, else (with
+    /// `tie_word_embeddings`, the default) `model.shared.weight`.
     pub fn load(dir: &Path) -> Result<Self> {
         let config = Config::from_file(&dir.join("config.json"))?;
         let device = Device::Cpu;
@@ -488,11 +493,33 @@ impl M2M100 {
     fn from_weights(config: Config, weights: &Weights) -> Result<Self> {
         let dim = config.d_model;
         let vocab = config.vocab_size;
-        let shared = weights.get("model.shared.weight", &[vocab, dim])?;
+        // Some conversions store the shared matrix only under the encoder's
+        // or decoder's name, which transformers ties to `model.shared`.
+        let shared_name = [
+            "model.shared.weight",
+            "model.encoder.embed_tokens.weight",
+            "model.decoder.embed_tokens.weight",
+        ]
+        .into_iter()
+        .find(|name| weights.contains(name))
+        .unwrap_or("model.shared.weight");
+        let shared = weights.get(shared_name, &[vocab, dim])?;
         let lm_head = if weights.contains("lm_head.weight") {
-            weights.get("lm_head.weight", &[vocab, dim])?
-        } else {
+            // transformers 5 uses a stored head even when tied (checked with
+            // 5.23); when it equals the shared matrix, as in NLLB's files,
+            // keep one copy (1 GB for NLLB's 256k x 1024 in f32).
+            let head = weights.get("lm_head.weight", &[vocab, dim])?;
+            let differs = head.ne(&shared)?.max_all()?.to_scalar::<u8>()? != 0;
+            if differs {
+                head
+            } else {
+                shared.clone()
+            }
+        } else if config.tie_word_embeddings {
             shared.clone()
+        } else {
+            // Names the missing tensor.
+            weights.get("lm_head.weight", &[vocab, dim])?
         };
         let encoder = weights.pp("model.encoder");
         let encoder_layers = (0..config.encoder_layers)
@@ -729,12 +756,8 @@ impl M2M100 {
                 (0, Some(bos)) => vec![bos; batch],
                 _ => logits.squeeze(1)?.argmax(D::Minus1)?.to_vec1()?,
             };
-            for (row, &id) in chosen.iter().enumerate() {
-                let (Some(out), Some(finished), Some(feed)) =
-                    (outputs.get_mut(row), done.get_mut(row), next.get_mut(row))
-                else {
-                    continue;
-                };
+            let rows = outputs.iter_mut().zip(&mut done).zip(&mut next);
+            for (((out, finished), feed), &id) in rows.zip(&chosen) {
                 if *finished {
                     // A finished row keeps step with the batch on padding;
                     // its output no longer changes.

@@ -252,11 +252,21 @@ fn nllb_source_ids_and_language_codes_match_the_tokenizer() {
 
 /// A copy of the fixture in a temp dir with its weights changed by `edit`.
 fn edited_fixture(edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> tempfile::TempDir {
+    edited_fixture_and_config(edit, |_| {})
+}
+
+/// A copy of the fixture with its weights and `config.json` edited.
+fn edited_fixture_and_config(
+    edit: impl FnOnce(&mut HashMap<String, Tensor>),
+    edit_config: impl FnOnce(&mut serde_json::Value),
+) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["config.json", "model.safetensors"] {
-        std::fs::copy(fixture_dir().join(name), dir.path().join(name)).unwrap();
-    }
+    let config_text = std::fs::read_to_string(fixture_dir().join("config.json")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&config_text).unwrap();
+    edit_config(&mut config);
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
     let path = dir.path().join("model.safetensors");
+    std::fs::copy(fixture_dir().join("model.safetensors"), &path).unwrap();
     let mut tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
     edit(&mut tensors);
     candle_core::safetensors::save(&tensors, &path).unwrap();
@@ -353,26 +363,75 @@ fn bf16_weights_load_and_stay_close() {
     assert!(diff > 0.0 && diff < 0.5, "bf16 logits differ by {diff}");
 }
 
+fn untie(config: &mut serde_json::Value) {
+    config["tie_word_embeddings"] = false.into();
+}
+
 #[test]
-fn an_untied_lm_head_is_used_when_present() {
+fn a_stored_lm_head_is_used_and_a_missing_one_tied() {
     let r = reference();
-    let tied = logits(
-        &model(),
-        std::slice::from_ref(&r.source_ids),
-        &r.decoder_input_ids,
-    );
-    let dir = edited_fixture(|t| {
+    let source = std::slice::from_ref(&r.source_ids);
+    let tied = logits(&model(), source, &r.decoder_input_ids);
+    let double_head = |t: &mut HashMap<String, Tensor>| {
         let doubled = (t["model.shared.weight"].clone() * 2.0).unwrap();
         t.insert("lm_head.weight".into(), doubled);
-    });
-    let untied = M2M100::load(dir.path()).unwrap();
-    let logits = logits(
-        &untied,
-        std::slice::from_ref(&r.source_ids),
+    };
+    let dir = edited_fixture_and_config(double_head, untie);
+    let untied = logits(
+        &M2M100::load(dir.path()).unwrap(),
+        source,
         &r.decoder_input_ids,
     );
-    let diff = max_abs_diff(&logits, &(tied * 2.0).unwrap());
+    let diff = max_abs_diff(&untied, &(&tied * 2.0).unwrap());
     assert!(diff < 1e-4, "untied head logits differ by {diff}");
+
+    // With tie_word_embeddings (the fixture's setting) transformers 5.23
+    // still uses a stored head that differs from the shared matrix.
+    let dir = edited_fixture(double_head);
+    let stored = logits(
+        &M2M100::load(dir.path()).unwrap(),
+        source,
+        &r.decoder_input_ids,
+    );
+    let diff = max_abs_diff(&stored, &(&tied * 2.0).unwrap());
+    assert!(diff < 1e-4, "stored head logits differ by {diff}");
+
+    // A stored copy of the shared matrix changes nothing.
+    let dir = edited_fixture(|t| {
+        let copy = t["model.shared.weight"].copy().unwrap();
+        t.insert("lm_head.weight".into(), copy);
+    });
+    let copied = logits(
+        &M2M100::load(dir.path()).unwrap(),
+        source,
+        &r.decoder_input_ids,
+    );
+    assert_eq!(max_abs_diff(&copied, &tied), 0.0);
+
+    // An untied config without a head is a missing tensor.
+    let dir = edited_fixture_and_config(|_| {}, untie);
+    let err = load_error(dir.path());
+    assert!(
+        matches!(&err, Error::MissingTensor { tensor, .. } if tensor == "lm_head.weight"),
+        "{err}"
+    );
+}
+
+#[test]
+fn shared_embeddings_stored_under_the_encoder_name_are_found() {
+    let r = reference();
+    let source = std::slice::from_ref(&r.source_ids);
+    let expected = logits(&model(), source, &r.decoder_input_ids);
+    let dir = edited_fixture(|t| {
+        let shared = t.remove("model.shared.weight").unwrap();
+        t.insert("model.encoder.embed_tokens.weight".into(), shared);
+    });
+    let renamed = logits(
+        &M2M100::load(dir.path()).unwrap(),
+        source,
+        &r.decoder_input_ids,
+    );
+    assert_eq!(max_abs_diff(&renamed, &expected), 0.0);
 }
 
 /// A head that always prefers `</s>`: the final decoder layer norm outputs
@@ -381,22 +440,25 @@ fn an_untied_lm_head_is_used_when_present() {
 fn greedy_stops_after_eos() {
     let r = reference();
     let eos = 2usize;
-    let dir = edited_fixture(|t| {
-        let e = Tensor::ones(32, DType::F32, &Device::Cpu).unwrap();
-        let zeros = Tensor::zeros(32, DType::F32, &Device::Cpu).unwrap();
-        t.insert("model.decoder.layer_norm.weight".into(), zeros);
-        t.insert("model.decoder.layer_norm.bias".into(), e.clone());
-        let rows: Vec<Tensor> = (0..204)
-            .map(|i| {
-                if i == eos {
-                    e.clone()
-                } else {
-                    e.zeros_like().unwrap()
-                }
-            })
-            .collect();
-        t.insert("lm_head.weight".into(), Tensor::stack(&rows, 0).unwrap());
-    });
+    let dir = edited_fixture_and_config(
+        |t| {
+            let e = Tensor::ones(32, DType::F32, &Device::Cpu).unwrap();
+            let zeros = Tensor::zeros(32, DType::F32, &Device::Cpu).unwrap();
+            t.insert("model.decoder.layer_norm.weight".into(), zeros);
+            t.insert("model.decoder.layer_norm.bias".into(), e.clone());
+            let rows: Vec<Tensor> = (0..204)
+                .map(|i| {
+                    if i == eos {
+                        e.clone()
+                    } else {
+                        e.zeros_like().unwrap()
+                    }
+                })
+                .collect();
+            t.insert("lm_head.weight".into(), Tensor::stack(&rows, 0).unwrap());
+        },
+        untie,
+    );
     let model = M2M100::load(dir.path()).unwrap();
     let logits = logits(
         &model,
