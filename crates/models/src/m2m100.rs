@@ -393,10 +393,10 @@ impl DecoderLayer {
     ) -> Result<Tensor> {
         let normed = self.self_attn_layer_norm.forward(xs)?;
         let (k, v) = self.self_attn.keys_values(&normed)?;
-        let (k, v) = match cache.self_kv.take() {
+        let (k, v) = match &cache.self_kv {
             Some((past_k, past_v)) => (
-                Tensor::cat(&[&past_k, &k], 2)?,
-                Tensor::cat(&[&past_v, &v], 2)?,
+                Tensor::cat(&[past_k, &k], 2)?,
+                Tensor::cat(&[past_v, &v], 2)?,
             ),
             None => (k, v),
         };
@@ -460,6 +460,30 @@ impl DecoderCache {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Keeps the rows `rows` of the batch, in that order (repeats allowed):
+    /// what beam search needs after choosing which hypotheses go on, and
+    /// what dropping finished rows needs.
+    pub fn select_rows(&mut self, rows: &[u32]) -> Result<()> {
+        if let Some(&bad) = rows.iter().find(|&&r| r as usize >= self.batch) {
+            return Err(Error::Input(format!(
+                "row {bad} selected from a batch of {}",
+                self.batch
+            )));
+        }
+        let index = Tensor::new(rows, self.cross_bias.device())?;
+        let pick = |t: &Tensor| t.index_select(&index, 0);
+        for layer in &mut self.layers {
+            if let Some((k, v)) = &layer.self_kv {
+                layer.self_kv = Some((pick(k)?, pick(v)?));
+            }
+            let (k, v) = &layer.cross_kv;
+            layer.cross_kv = (pick(k)?, pick(v)?);
+        }
+        self.cross_bias = pick(&self.cross_bias)?;
+        self.batch = rows.len();
+        Ok(())
     }
 }
 
@@ -684,7 +708,8 @@ impl M2M100 {
     /// Feeds `tokens` (one row per source, all rows the same length) to the
     /// decoder after what `cache` holds, and returns the logits for each fed
     /// position, (batch, tokens, vocab). Feeding a whole prefix at once and
-    /// feeding it token by token give the same logits.
+    /// feeding it token by token give the same logits. After an error the
+    /// cache may hold some layers' keys for the failed step: start again.
     pub fn decode<S: AsRef<[u32]>>(
         &self,
         tokens: &[S],

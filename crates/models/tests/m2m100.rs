@@ -210,6 +210,29 @@ fn cached_decoding_equals_full_recompute() {
 }
 
 #[test]
+fn selected_cache_rows_decode_as_those_rows() {
+    let r = reference();
+    let model = model();
+    let sources = unpadded(&r);
+    let (head, tail) = r.decoder_input_ids.split_at(3);
+    let full = logits(&model, &sources, &r.decoder_input_ids);
+
+    let encoded = model.encode(&sources).unwrap();
+    let mut cache = model.start_decoding(&encoded).unwrap();
+    model.decode(&[head, head], &mut cache).unwrap();
+    // Swap the rows and repeat the second, as a beam search might.
+    cache.select_rows(&[1, 0, 1]).unwrap();
+    let rest = model.decode(&[tail, tail, tail], &mut cache).unwrap();
+    let tail_len = tail.len();
+    for (got, want) in [(0, 1), (1, 0), (2, 1)] {
+        let expected = full.get(want).unwrap().narrow(0, 3, tail_len).unwrap();
+        let diff = max_abs_diff(&rest.get(got).unwrap(), &expected);
+        assert!(diff < 1e-5, "selected row {got} differs by {diff}");
+    }
+    assert!(matches!(cache.select_rows(&[3]), Err(Error::Input(_))));
+}
+
+#[test]
 fn the_same_input_twice_gives_the_same_output() {
     let r = reference();
     let model = model();
