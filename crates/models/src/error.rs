@@ -37,6 +37,12 @@ pub enum Error {
         #[source]
         source: candle_core::Error,
     },
+    #[error("{}: invalid config", path.display())]
+    ConfigJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("{}: cannot load tokenizer", path.display())]
     Tokenizer {
         path: PathBuf,
@@ -82,6 +88,10 @@ pub enum Error {
     NoTokenizer { path: PathBuf },
     #[error("empty input: a model needs at least one token")]
     EmptyInput,
+    #[error("invalid model input: {0}")]
+    Input(String),
+    #[error("language code `{code}` is not a special token of the tokenizer")]
+    LanguageCode { code: String },
     #[error("input of {tokens} tokens does not fit the model's context of {context} tokens")]
     ContextOverflow { tokens: usize, context: usize },
 }

@@ -16,6 +16,8 @@
 //!   tensor by tensor first ([`weights`]);
 //! - [`lm`]: the [`lm::Decoder`] trait the generation loop drives, for
 //!   every family;
+//! - [`m2m100`]: M2M100 / NLLB-200 encoder-decoder translation models from
+//!   `config.json` and `model.safetensors`;
 //! - [`gguf`]: opening and validating GGUF files so that a truncated or
 //!   corrupt file is an error naming the file and tensor, never a panic.
 
@@ -29,6 +31,7 @@ pub mod gguf;
 pub mod lm;
 pub mod seq2seq;
 pub mod t5;
+pub mod m2m100;
 pub mod tokenizer;
 pub mod weights;
 
