@@ -256,6 +256,7 @@ pub fn translate_seq2seq(
         SentenceStats {
             source_tokens: ids.len(),
             prompt_tokens: generation.prompt_tokens,
+            prefilled_tokens: generation.prefilled,
             output_tokens: generation.tokens.len(),
             prefill_ms: generation.prefill.as_millis() as u64,
             decode_ms: generation.decode.as_millis() as u64,
