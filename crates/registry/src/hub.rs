@@ -211,6 +211,14 @@ impl Hub {
         self.config.cache_dir.join(repo.cache_folder())
     }
 
+    /// Where the hub's file list of `repo` at `commit` is kept (beside
+    /// `huggingface_hub`'s folders, which it does not read).
+    fn listing_path(&self, repo: &RepoId, commit: &str) -> PathBuf {
+        self.repo_dir(repo)
+            .join(".tarjoman")
+            .join(format!("{commit}.files.json"))
+    }
+
     fn client(&mut self) -> Result<&Client> {
         let client = match self.client.take() {
             Some(client) => client,
@@ -234,9 +242,20 @@ impl Hub {
         if !snapshot.is_dir() {
             return None;
         }
-        let mut files = Vec::new();
-        list_files(&snapshot, "", &mut files);
-        files.sort();
+        // The repo's file list as the hub gave it, when we downloaded; a
+        // snapshot directory alone may miss a file whose download failed.
+        let files = match fs::read(self.listing_path(repo, &commit))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Vec<String>>(&bytes).ok())
+        {
+            Some(files) => files,
+            None => {
+                let mut files = Vec::new();
+                list_files(&snapshot, "", &mut files);
+                files.sort();
+                files
+            }
+        };
         Some(Snapshot {
             repo: repo.clone(),
             commit,
@@ -270,6 +289,11 @@ impl Hub {
         }
         let mut files: Vec<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
         files.sort();
+        let listing = serde_json::to_string(&files).map_err(|e| Error::Resolve {
+            what: format!("GET {url}"),
+            message: e.to_string(),
+        })?;
+        write_atomically(&self.listing_path(repo, &info.sha), &listing)?;
         Ok(Snapshot {
             repo: repo.clone(),
             dir: self.repo_dir(repo).join("snapshots").join(&info.sha),
