@@ -262,8 +262,59 @@ pub fn read_vocab(path: &Path) -> Result<HashMap<String, u32>> {
 /// A Marian repo's two tokenizers over one `vocab.json`: `source` encodes
 /// the input, `target` decodes the output (and encodes reference targets).
 pub struct MarianTokenizers {
-    pub source: Tokenizer,
-    pub target: Tokenizer,
+    pub source: SpmTokenizer,
+    pub target: SpmTokenizer,
+}
+
+/// A converted SentencePiece tokenizer with `vocab.json`'s ids.
+///
+/// Use [`SpmTokenizer::encode`] rather than the inner tokenizer's: where
+/// SentencePiece finds no piece for a run of characters it emits the run
+/// itself as an unknown piece, and `MarianTokenizer` then looks that text
+/// up in `vocab.json`, which in a shared vocabulary often has it (a `,` the
+/// Persian model never saw is a piece of the English one). The Unigram
+/// model can only say `<unk>` there; `encode` does the same lookup.
+pub struct SpmTokenizer {
+    pub tokenizer: Tokenizer,
+    vocab: HashMap<String, u32>,
+    unk: u32,
+}
+
+impl SpmTokenizer {
+    /// `MarianTokenizer`'s ids for `text`, with `</s>` appended when
+    /// `add_eos`.
+    pub fn encode(&self, text: &str, add_eos: bool) -> Result<Vec<u32>> {
+        let encoding = self
+            .tokenizer
+            .encode(text, add_eos)
+            .map_err(Error::Tokenize)?;
+        let mut ids = encoding.get_ids().to_vec();
+        for (id, &(start, end)) in ids.iter_mut().zip(encoding.get_offsets()) {
+            if *id != self.unk {
+                continue;
+            }
+            let Some(span) = text.get(start..end) else {
+                continue;
+            };
+            // SentencePiece's unknown piece is the normalized text.
+            let mut normalized = tokenizers::NormalizedString::from(span);
+            if let Some(normalizer) = self.tokenizer.get_normalizer() {
+                tokenizers::Normalizer::normalize(normalizer, &mut normalized)
+                    .map_err(Error::Tokenize)?;
+            }
+            if let Some(&known) = self.vocab.get(normalized.get()) {
+                *id = known;
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Decodes ids to text.
+    pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
+        self.tokenizer
+            .decode(ids, skip_special_tokens)
+            .map_err(Error::Tokenize)
+    }
 }
 
 /// Files of a Marian repo without `tokenizer.json`.
@@ -298,7 +349,7 @@ pub fn from_spm(
     spm_path: &Path,
     vocab_path: &Path,
     vocab: &HashMap<String, u32>,
-) -> Result<Tokenizer> {
+) -> Result<SpmTokenizer> {
     let spm = read_model(spm_path)?;
     let fail = |reason: String| Error::SentencePiece {
         path: spm_path.to_path_buf(),
@@ -320,8 +371,10 @@ pub fn from_spm(
             reason: format!("has no `{token}`"),
         })
     };
-    let unk = id_of("<unk>")? as usize;
+    let unk = id_of("<unk>")?;
     let eos = id_of("</s>")?;
+    // MarianTokenizer's special tokens, split off the raw text first.
+    const SPECIALS: [&str; 3] = ["</s>", "<unk>", "<pad>"];
     let size = vocab.values().max().map_or(0, |&m| m as usize + 1);
     let matchable: HashMap<&str, f32> = spm
         .pieces
@@ -333,6 +386,8 @@ pub fn from_spm(
     for (piece, &id) in vocab {
         let entry = match matchable.get(piece.as_str()) {
             Some(&score) => (piece.clone(), f64::from(score)),
+            // Matched as added tokens before the model runs.
+            None if SPECIALS.contains(&piece.as_str()) => (piece.clone(), 0.0),
             // Score 0 keeps the minimum (and so the unknown-piece penalty)
             // that of the real pieces.
             None => (format!(" {piece}"), 0.0),
@@ -346,7 +401,7 @@ pub fn from_spm(
         .enumerate()
         .map(|(id, e)| e.unwrap_or_else(|| (format!(" <missing id {id}>"), 0.0)))
         .collect();
-    let unigram = Unigram::from(unigram_vocab, Some(unk), spm.byte_fallback).map_err(tok_err)?;
+    let unigram = Unigram::from(unigram_vocab, Some(unk as usize), spm.byte_fallback).map_err(tok_err)?;
 
     // Hugging Face's SpmConverter: the precompiled map (NFKC and friends),
     // right strip, runs of spaces to one U+2581; then Metaspace adds the
@@ -377,8 +432,7 @@ pub fn from_spm(
         .map_err(tok_err)?;
     tokenizer.with_pre_tokenizer(Some(Metaspace::new('\u{2581}', scheme, true)));
     tokenizer.with_decoder(Some(MetaspaceDecoder::new('\u{2581}', scheme, true)));
-    // MarianTokenizer's special tokens are split off the raw text first.
-    let specials: Vec<AddedToken> = ["</s>", "<unk>", "<pad>"]
+    let specials: Vec<AddedToken> = SPECIALS
         .into_iter()
         .filter(|t| vocab.contains_key(*t))
         .map(|t| AddedToken::from(t, true))
@@ -392,7 +446,11 @@ pub fn from_spm(
         .build()
         .map_err(|e| fail(format!("post-processor: {e}")))?;
     tokenizer.with_post_processor(Some(post));
-    Ok(tokenizer)
+    Ok(SpmTokenizer {
+        tokenizer,
+        vocab: vocab.clone(),
+        unk,
+    })
 }
 
 #[cfg(test)]
