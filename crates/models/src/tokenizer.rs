@@ -120,8 +120,7 @@ impl<'a> GgufVocab<'a> {
             ),
             _ => None,
         };
-        if types.len() != tokens.len() || scores.as_ref().is_some_and(|s| s.len() != tokens.len())
-        {
+        if types.len() != tokens.len() || scores.as_ref().is_some_and(|s| s.len() != tokens.len()) {
             return Err(gguf_error(
                 gguf,
                 format!(
@@ -199,8 +198,7 @@ fn byte_level_bpe(gguf: &GgufFile, vocab: &GgufVocab) -> Result<Tokenizer> {
         )
         .map_err(|source| tokenizers_error(gguf, source))
     };
-    let (normalizer, pre_tokenizer): (Option<NormalizerWrapper>, PreTokenizerWrapper) = match pre
-    {
+    let (normalizer, pre_tokenizer): (Option<NormalizerWrapper>, PreTokenizerWrapper) = match pre {
         // Qwen2's tokenizer.json normalizes to NFC before splitting.
         "qwen2" => (
             Some(NFC.into()),
@@ -214,7 +212,9 @@ fn byte_level_bpe(gguf: &GgufFile, vocab: &GgufVocab) -> Result<Tokenizer> {
         other => {
             return Err(gguf_error(
                 gguf,
-                format!("pre-tokenizer `{other}` is not supported (supported: qwen2, smollm, gpt2)"),
+                format!(
+                    "pre-tokenizer `{other}` is not supported (supported: qwen2, smollm, gpt2)"
+                ),
             ))
         }
     };

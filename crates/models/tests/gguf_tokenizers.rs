@@ -49,9 +49,12 @@ fn lines() -> Vec<String> {
     lines
 }
 
+/// A line whose ids differ: (line, built ids, reference ids).
+type Mismatch = (String, Vec<u32>, Vec<u32>);
+
 /// Encodes every line with both tokenizers (no special tokens); returns the
 /// number of lines and the mismatches (line, built ids, reference ids).
-fn compare(built: &Tokenizer, reference: &Tokenizer) -> (usize, Vec<(String, Vec<u32>, Vec<u32>)>) {
+fn compare(built: &Tokenizer, reference: &Tokenizer) -> (usize, Vec<Mismatch>) {
     let lines = lines();
     let mut mismatches = Vec::new();
     for line in &lines {

@@ -10,7 +10,9 @@ use serde_json::Value;
 use tarjoman_models::tokenizer::spm::{self, MarianFiles};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spm").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/spm")
+        .join(name)
 }
 
 fn files() -> MarianFiles {

@@ -360,7 +360,12 @@ impl Hub {
         let etag = head
             .header("x-linked-etag")
             .or_else(|| head.header("etag"))
-            .map(|e| e.trim().trim_start_matches("W/").trim_matches('"').to_owned())
+            .map(|e| {
+                e.trim()
+                    .trim_start_matches("W/")
+                    .trim_matches('"')
+                    .to_owned()
+            })
             .filter(|e| !e.is_empty() && !e.contains(['/', '\\', '.']))
             .ok_or_else(|| Error::Resolve {
                 what: what(),
@@ -496,8 +501,7 @@ fn write_atomically(path: &Path, content: &str) -> Result<()> {
         .parent()
         .ok_or_else(|| Error::io("write", path, std::io::ErrorKind::InvalidInput.into()))?;
     fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io("write", path, e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io("write", path, e))?;
     std::io::Write::write_all(&mut tmp, content.as_bytes())
         .map_err(|e| Error::io("write", path, e))?;
     tmp.persist(path)

@@ -31,8 +31,8 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub use fetch::FetchConfig;
+pub use hub::{HubConfig, RepoId};
 pub use manifest::{FileEntry, HfFile, Manifest, ModelEntry, NpmMember, PypiMember, Source, Task};
 pub use progress::{NoProgress, Progress};
-pub use hub::{HubConfig, RepoId};
 pub use source::{ModelFiles, ModelSpec, Provenance, Resolver, TokenizerFiles, WeightsFormat};
 pub use store::{FileState, FileStatus, InstallState, ModelPaths, ModelStatus, Store, StoreOrigin};

@@ -34,7 +34,10 @@ pub enum ModelSpec {
     Path(PathBuf),
     Manifest(String),
     /// A hub repo, and the GGUF file to take when it holds several.
-    Hub { repo: RepoId, file: Option<String> },
+    Hub {
+        repo: RepoId,
+        file: Option<String>,
+    },
 }
 
 /// The weights' file format.
@@ -607,15 +610,14 @@ mod tests {
         );
         assert_eq!(sharded.tokenizer, TokenizerPlan::Missing);
 
-        let gguf = Plan::from_listing(&names(&["m.Q4_K_M.gguf", "README.md"]), None)
-            .expect("plan");
+        let gguf = Plan::from_listing(&names(&["m.Q4_K_M.gguf", "README.md"]), None).expect("plan");
         assert_eq!(gguf.format, WeightsFormat::Gguf);
         assert_eq!(gguf.tokenizer, TokenizerPlan::InGguf);
 
         let err = Plan::from_listing(&names(&["a.gguf", "b.gguf"]), None).unwrap_err();
         assert!(err.contains("a.gguf, b.gguf"), "{err}");
-        let picked = Plan::from_listing(&names(&["a.gguf", "b.gguf"]), Some("b.gguf"))
-            .expect("plan");
+        let picked =
+            Plan::from_listing(&names(&["a.gguf", "b.gguf"]), Some("b.gguf")).expect("plan");
         assert_eq!(picked.weights, Weights::Files(names(&["b.gguf"])));
         let err = Plan::from_listing(&names(&["README.md"]), None).unwrap_err();
         assert!(err.contains("no model weights"), "{err}");

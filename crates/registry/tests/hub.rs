@@ -108,7 +108,10 @@ fn pulls_then_hits_the_cache_then_works_offline() {
     let repo_dir = cache.path().join("models--org--tiny");
     let blob = repo_dir.join("blobs").join(sha256_hex(&tiny.weights));
     assert_eq!(fs::read(&blob).expect("blob"), tiny.weights);
-    let link = repo_dir.join("snapshots").join(COMMIT).join("model.safetensors");
+    let link = repo_dir
+        .join("snapshots")
+        .join(COMMIT)
+        .join("model.safetensors");
     assert_eq!(
         fs::read_link(&link).expect("symlink"),
         Path::new("../../blobs").join(sha256_hex(&tiny.weights))
@@ -130,7 +133,10 @@ fn pulls_then_hits_the_cache_then_works_offline() {
     assert!(hits.iter().any(|h| h.method == "HEAD"
         && h.path == format!("/hf/org/tiny/resolve/{COMMIT}/model.safetensors")));
     assert!(!hits.iter().any(|h| h.path.ends_with("README.md")));
-    assert_eq!(server.hits(&format!("/cdn/{}", sha256_hex(&tiny.weights))), 1);
+    assert_eq!(
+        server.hits(&format!("/cdn/{}", sha256_hex(&tiny.weights))),
+        1
+    );
 
     // Cache hit: the server gets no request at all.
     let before = server.all_hits().len();
@@ -165,7 +171,9 @@ fn pulls_then_hits_the_cache_then_works_offline() {
     let err = resolve(config(&server, cache.path(), true), "org/tiny").unwrap_err();
     let text = chain(&err);
     assert!(
-        text.contains("tokenizer.json") && text.contains("org/tiny") && text.contains("HF_HUB_OFFLINE"),
+        text.contains("tokenizer.json")
+            && text.contains("org/tiny")
+            && text.contains("HF_HUB_OFFLINE"),
         "{text}"
     );
     // Online again, only the missing file is fetched.
@@ -174,7 +182,10 @@ fn pulls_then_hits_the_cache_then_works_offline() {
         refetched.provenance,
         Provenance::Hub { ref downloaded, .. } if downloaded == &["tokenizer.json"]
     ));
-    assert_eq!(server.hits(&format!("/cdn/{}", sha256_hex(&tiny.weights))), 1);
+    assert_eq!(
+        server.hits(&format!("/cdn/{}", sha256_hex(&tiny.weights))),
+        1
+    );
 }
 
 #[test]
@@ -289,10 +300,7 @@ fn a_download_that_does_not_match_its_etag_is_not_installed() {
         text.contains("model.safetensors") && text.contains("SHA-256"),
         "{text}"
     );
-    let snapshot = cache
-        .path()
-        .join("models--org--bad/snapshots")
-        .join(COMMIT);
+    let snapshot = cache.path().join("models--org--bad/snapshots").join(COMMIT);
     assert!(!snapshot.join("model.safetensors").exists());
 }
 
@@ -358,4 +366,36 @@ fn resolves_local_directories_and_gguf_files() {
         .expect("gguf");
     assert_eq!(files.format, WeightsFormat::Gguf);
     assert_eq!(files.tokenizer, TokenizerFiles::InGguf);
+}
+
+#[test]
+fn a_gguf_repo_needs_the_file_named_when_it_holds_several() {
+    let server = Server::start();
+    let q4 = content(5_000, 41);
+    server.publish_hf_repo(
+        "org/gguf",
+        COMMIT,
+        &[
+            ("m-q4_k_m.gguf", &q4, true),
+            ("m-q8_0.gguf", b"other", true),
+            ("README.md", b"#", false),
+        ],
+        &[],
+    );
+    let cache = tempfile::tempdir().expect("tempdir");
+    let err = chain(&resolve(config(&server, cache.path(), false), "org/gguf").unwrap_err());
+    assert!(
+        err.contains("m-q4_k_m.gguf, m-q8_0.gguf") && err.contains("REPO:FILE"),
+        "{err}"
+    );
+    let files = resolve(
+        config(&server, cache.path(), false),
+        "org/gguf:m-q4_k_m.gguf",
+    )
+    .expect("named file");
+    assert_eq!(files.format, WeightsFormat::Gguf);
+    assert_eq!(files.tokenizer, TokenizerFiles::InGguf);
+    assert_eq!(fs::read(&files.weights[0]).expect("read"), q4);
+    // Only the named file was downloaded.
+    assert_eq!(server.hits(&format!("/cdn/{}", sha256_hex(b"other"))), 0);
 }

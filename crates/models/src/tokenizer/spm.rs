@@ -366,10 +366,13 @@ pub fn from_spm(
         )));
     }
     let id_of = |token: &str| {
-        vocab.get(token).copied().ok_or_else(|| Error::SentencePiece {
-            path: vocab_path.to_path_buf(),
-            reason: format!("has no `{token}`"),
-        })
+        vocab
+            .get(token)
+            .copied()
+            .ok_or_else(|| Error::SentencePiece {
+                path: vocab_path.to_path_buf(),
+                reason: format!("has no `{token}`"),
+            })
     };
     let unk = id_of("<unk>")?;
     let eos = id_of("</s>")?;
@@ -401,7 +404,8 @@ pub fn from_spm(
         .enumerate()
         .map(|(id, e)| e.unwrap_or_else(|| (format!(" <missing id {id}>"), 0.0)))
         .collect();
-    let unigram = Unigram::from(unigram_vocab, Some(unk as usize), spm.byte_fallback).map_err(tok_err)?;
+    let unigram =
+        Unigram::from(unigram_vocab, Some(unk as usize), spm.byte_fallback).map_err(tok_err)?;
 
     // Hugging Face's SpmConverter: the precompiled map (NFKC and friends),
     // right strip, runs of spaces to one U+2581; then Metaspace adds the
