@@ -334,7 +334,9 @@ impl Hub {
                 })?;
             fetched.downloaded.push(file.clone());
         }
-        if !is_commit_hash(&snapshot.repo.revision) && !fetched.downloaded.is_empty() {
+        // Remember which commit the branch or tag named, for later runs
+        // (and offline ones) to find the snapshot without asking.
+        if !is_commit_hash(&snapshot.repo.revision) && snapshot.listed_online {
             let refs = self.repo_dir(&snapshot.repo).join("refs");
             write_atomically(&refs.join(&snapshot.repo.revision), &snapshot.commit)?;
         }
@@ -484,7 +486,7 @@ fn link_into_snapshot(blob: &Path, etag: &str, file: &str, target: &Path) -> Res
         }
         relative.push("blobs");
         relative.push(etag);
-        let _ = blob;
+        let _ = blob; // only the copy fallback reads it
         std::os::unix::fs::symlink(&relative, target).map_err(|e| Error::io("link", target, e))
     }
     #[cfg(not(unix))]
