@@ -11,7 +11,10 @@ if ! command -v pkg-config >/dev/null || ! pkg-config --exists openssl 2>/dev/nu
 fi
 
 cargo build --release --locked
-for model in smollm2-135m-instruct all-minilm-l6-v2; do
+# gemma-3-270m and qwen2.5-coder-1.5b-instruct: their GGUF-built tokenizers
+# are checked against their tokenizer.json files
+# (crates/models/tests/gguf_tokenizers.rs).
+for model in smollm2-135m-instruct all-minilm-l6-v2 gemma-3-270m qwen2.5-coder-1.5b-instruct; do
   target/release/tarjoman models pull "$model"
 done
 cargo test --workspace --release --locked

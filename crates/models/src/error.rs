@@ -51,6 +51,8 @@ pub enum Error {
     },
     #[error("{}: cannot build a tokenizer from GGUF metadata: {reason}", path.display())]
     GgufTokenizer { path: PathBuf, reason: String },
+    #[error("{}: cannot read SentencePiece model or vocabulary: {reason}", path.display())]
+    SentencePiece { path: PathBuf, reason: String },
     #[error("tokenizer failed on input")]
     Tokenize(#[source] tokenizers::Error),
     #[error("model computation failed")]

@@ -1,16 +1,44 @@
-//! Tokenizers: a Hugging Face `tokenizer.json`, or one built from the
-//! `tokenizer.ggml.*` metadata that every GGUF file carries.
+//! Tokenizers: a Hugging Face `tokenizer.json`, one built from the
+//! `tokenizer.ggml.*` metadata that every GGUF file carries, or one converted
+//! from a Marian repo's SentencePiece models (see [`spm`]).
 //!
-//! Building from GGUF covers byte-level BPE vocabularies (`tokenizer.ggml.model
-//! = gpt2`: Qwen, SmolLM2). We write the equivalent `tokenizer.json` document
-//! and hand it to the `tokenizers` crate rather than re-implementing BPE: the
-//! only model-specific part is the pre-tokenizer, chosen by
-//! `tokenizer.ggml.pre` exactly as llama.cpp does (`llama-vocab.cpp`).
+//! From GGUF we build two kinds, with the `tokenizers` crate's own models
+//! rather than re-implementing them:
+//!
+//! - `tokenizer.ggml.model = gpt2`: byte-level BPE (Qwen, SmolLM2). The
+//!   merges are in the file; the only model-specific part is the
+//!   pre-tokenizer, chosen by `tokenizer.ggml.pre` as llama.cpp does
+//!   (`llama-vocab.cpp`).
+//! - `tokenizer.ggml.model = llama`: SentencePiece BPE (Gemma, Llama). The
+//!   file has pieces, scores and token types but no merges; we derive the
+//!   merges from the scores exactly as Hugging Face's converter does
+//!   (`transformers.convert_slow_tokenizer.SentencePieceExtractor`), so the
+//!   result equals the published `tokenizer.json` merge for merge.
+//!
+//! Both are assembled with the typed builder API, not by writing a
+//! `tokenizer.json` document and parsing it back: serde's untagged-enum
+//! parsing of a 500k-merge document is what makes loading slow.
 
+pub mod spm;
+
+use std::collections::HashMap;
 use std::path::Path;
 
-use serde_json::{json, Value};
-use tokenizers::Tokenizer;
+use candle_core::quantized::gguf_file::Value as GgufValue;
+use tokenizers::decoders::byte_fallback::ByteFallback;
+use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
+use tokenizers::decoders::fuse::Fuse;
+use tokenizers::decoders::sequence::Sequence as DecoderSequence;
+use tokenizers::decoders::strip::Strip as StripDecoder;
+use tokenizers::decoders::DecoderWrapper;
+use tokenizers::models::bpe::{Vocab, BPE};
+use tokenizers::normalizers::{NormalizerWrapper, Prepend, Replace, Sequence, NFC};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::pre_tokenizers::sequence::Sequence as PreSequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 
 use crate::gguf::GgufFile;
 use crate::{Error, Result};
@@ -24,8 +52,13 @@ pub fn from_file(path: &Path) -> Result<Tokenizer> {
 }
 
 /// GGUF token types (`tokenizer.ggml.token_type`), as in llama.cpp.
+const TOKEN_TYPE_NORMAL: i32 = 1;
+const TOKEN_TYPE_UNKNOWN: i32 = 2;
 const TOKEN_TYPE_CONTROL: i32 = 3;
 const TOKEN_TYPE_USER_DEFINED: i32 = 4;
+
+/// SentencePiece's whitespace symbol (U+2581).
+const SPIECE_UNDERLINE: char = '\u{2581}';
 
 /// Qwen2's pre-tokenizer split pattern (from its `tokenizer.json`; llama.cpp
 /// `LLAMA_VOCAB_PRE_TYPE_QWEN2`).
@@ -33,95 +66,324 @@ const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}
 
 /// Builds a tokenizer from the GGUF's own vocabulary.
 pub fn from_gguf(gguf: &GgufFile) -> Result<Tokenizer> {
-    let fail = |reason: String| Error::GgufTokenizer {
-        path: gguf.path.clone(),
-        reason,
-    };
+    let vocab = GgufVocab::read(gguf)?;
     let model = gguf.string("tokenizer.ggml.model")?;
-    if model != "gpt2" {
-        return Err(fail(format!(
-            "tokenizer model `{model}` is not supported yet (supported: gpt2 byte-level BPE); use the model's tokenizer.json"
-        )));
+    match model {
+        "gpt2" => byte_level_bpe(gguf, &vocab),
+        "llama" => sentencepiece_bpe(gguf, &vocab),
+        other => Err(gguf_error(
+            gguf,
+            format!(
+                "tokenizer model `{other}` is not supported (supported: gpt2 byte-level BPE, \
+                 llama SentencePiece BPE); use the model's tokenizer.json"
+            ),
+        )),
     }
-    let tokens = gguf.string_array("tokenizer.ggml.tokens")?;
-    let merges = gguf.string_array("tokenizer.ggml.merges")?;
-    let types: Vec<i32> = match gguf.get("tokenizer.ggml.token_type") {
-        Some(candle_core::quantized::gguf_file::Value::Array(v)) => {
-            v.iter().map(|t| t.to_i32().unwrap_or(1)).collect()
-        }
-        _ => vec![1; tokens.len()],
-    };
-    let pre = gguf.string("tokenizer.ggml.pre").unwrap_or("default");
-
-    let vocab: serde_json::Map<String, Value> = tokens
-        .iter()
-        .enumerate()
-        .map(|(id, tok)| (tok.to_string(), json!(id)))
-        .collect();
-    let added: Vec<Value> = tokens
-        .iter()
-        .enumerate()
-        .filter(|(id, _)| {
-            matches!(
-                types.get(*id),
-                Some(&TOKEN_TYPE_CONTROL) | Some(&TOKEN_TYPE_USER_DEFINED)
-            )
-        })
-        .map(|(id, tok)| {
-            json!({
-                "id": id, "content": tok, "single_word": false, "lstrip": false,
-                "rstrip": false, "normalized": false,
-                "special": types.get(id) == Some(&TOKEN_TYPE_CONTROL),
-            })
-        })
-        .collect();
-
-    let byte_level = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": use_regex});
-    let pre_tokenizer = match pre {
-        "qwen2" => json!({"type": "Sequence", "pretokenizers": [
-            {"type": "Split", "pattern": {"Regex": QWEN2_SPLIT}, "behavior": "Isolated", "invert": false},
-            byte_level(false),
-        ]}),
-        "smollm" | "starcoder" => json!({"type": "Sequence", "pretokenizers": [
-            {"type": "Digits", "individual_digits": true},
-            byte_level(true),
-        ]}),
-        "default" | "gpt2" | "gpt-2" => byte_level(true),
-        other => {
-            return Err(fail(format!(
-                "pre-tokenizer `{other}` is not supported yet (supported: qwen2, smollm, gpt2)"
-            )))
-        }
-    };
-    let doc = json!({
-        "version": "1.0",
-        "truncation": null,
-        "padding": null,
-        "added_tokens": added,
-        "normalizer": pre_normalizer(pre),
-        "pre_tokenizer": pre_tokenizer,
-        "post_processor": null,
-        "decoder": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false},
-        "model": {
-            "type": "BPE", "dropout": null, "unk_token": null,
-            "continuing_subword_prefix": null, "end_of_word_suffix": null,
-            "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
-            "vocab": vocab, "merges": merges,
-        },
-    });
-    let bytes = serde_json::to_vec(&doc).map_err(|e| fail(e.to_string()))?;
-    Tokenizer::from_bytes(bytes).map_err(|source| Error::Tokenizer {
-        path: gguf.path.clone(),
-        source,
-    })
 }
 
-fn pre_normalizer(pre: &str) -> Value {
-    match pre {
-        // Qwen2's tokenizer.json normalizes to NFC before splitting.
-        "qwen2" => json!({"type": "NFC"}),
-        _ => Value::Null,
+fn gguf_error(gguf: &GgufFile, reason: String) -> Error {
+    Error::GgufTokenizer {
+        path: gguf.path.clone(),
+        reason,
     }
+}
+
+fn tokenizers_error(gguf: &GgufFile, source: tokenizers::Error) -> Error {
+    Error::Tokenizer {
+        path: gguf.path.clone(),
+        source,
+    }
+}
+
+/// The token list of a GGUF, with types and (for SentencePiece) scores.
+struct GgufVocab<'a> {
+    tokens: Vec<&'a str>,
+    types: Vec<i32>,
+    scores: Option<Vec<f32>>,
+}
+
+impl<'a> GgufVocab<'a> {
+    fn read(gguf: &'a GgufFile) -> Result<Self> {
+        let tokens = gguf.string_array("tokenizer.ggml.tokens")?;
+        let types: Vec<i32> = match gguf.get("tokenizer.ggml.token_type") {
+            Some(GgufValue::Array(v)) => v
+                .iter()
+                .map(|t| t.to_i32().unwrap_or(TOKEN_TYPE_NORMAL))
+                .collect(),
+            _ => vec![TOKEN_TYPE_NORMAL; tokens.len()],
+        };
+        let scores = match gguf.get("tokenizer.ggml.scores") {
+            Some(GgufValue::Array(v)) => Some(
+                v.iter()
+                    .map(|s| s.to_f32().unwrap_or(0.0))
+                    .collect::<Vec<f32>>(),
+            ),
+            _ => None,
+        };
+        if types.len() != tokens.len() || scores.as_ref().is_some_and(|s| s.len() != tokens.len()) {
+            return Err(gguf_error(
+                gguf,
+                format!(
+                    "tokenizer.ggml.tokens has {} entries but token_type has {} and scores {}",
+                    tokens.len(),
+                    types.len(),
+                    scores.as_ref().map_or(0, Vec::len)
+                ),
+            ));
+        }
+        Ok(GgufVocab {
+            tokens,
+            types,
+            scores,
+        })
+    }
+
+    fn token_type(&self, id: usize) -> i32 {
+        self.types.get(id).copied().unwrap_or(TOKEN_TYPE_NORMAL)
+    }
+
+    /// The optional special-token id stored under `key`.
+    fn special_id(gguf: &GgufFile, key: &str) -> Option<usize> {
+        gguf.get(key)
+            .and_then(|v| v.to_u32().ok())
+            .map(|id| id as usize)
+    }
+}
+
+fn bool_key(gguf: &GgufFile, key: &str) -> Option<bool> {
+    match gguf.get(key) {
+        Some(GgufValue::Bool(b)) => Some(*b),
+        _ => None,
+    }
+}
+
+fn ids_u32(id: usize) -> u32 {
+    u32::try_from(id).unwrap_or(u32::MAX)
+}
+
+/// Byte-level BPE (`tokenizer.ggml.model = gpt2`).
+fn byte_level_bpe(gguf: &GgufFile, vocab: &GgufVocab) -> Result<Tokenizer> {
+    let pre = gguf.string("tokenizer.ggml.pre").unwrap_or("default");
+    let merges = gguf
+        .string_array("tokenizer.ggml.merges")?
+        .into_iter()
+        .map(|m| {
+            m.split_once(' ')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .ok_or_else(|| {
+                    gguf_error(
+                        gguf,
+                        format!("merge `{m}` in tokenizer.ggml.merges is not two tokens"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vocab = vocab
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(id, tok)| (tok.to_string(), ids_u32(id)))
+        .collect();
+    let bpe = BPE::builder()
+        .vocab_and_merges(ids, merges)
+        .build()
+        .map_err(|source| tokenizers_error(gguf, source))?;
+
+    let byte_level = |use_regex: bool| ByteLevel::new(false, false, use_regex);
+    let split = |pattern: &str| {
+        Split::new(
+            SplitPattern::Regex(pattern.to_string()),
+            SplitDelimiterBehavior::Isolated,
+            false,
+        )
+        .map_err(|source| tokenizers_error(gguf, source))
+    };
+    let (normalizer, pre_tokenizer): (Option<NormalizerWrapper>, PreTokenizerWrapper) = match pre {
+        // Qwen2's tokenizer.json normalizes to NFC before splitting.
+        "qwen2" => (
+            Some(NFC.into()),
+            PreSequence::new(vec![split(QWEN2_SPLIT)?.into(), byte_level(false).into()]).into(),
+        ),
+        "smollm" | "starcoder" => (
+            None,
+            PreSequence::new(vec![Digits::new(true).into(), byte_level(true).into()]).into(),
+        ),
+        "default" | "gpt2" | "gpt-2" => (None, byte_level(true).into()),
+        other => {
+            return Err(gguf_error(
+                gguf,
+                format!(
+                    "pre-tokenizer `{other}` is not supported (supported: qwen2, smollm, gpt2)"
+                ),
+            ))
+        }
+    };
+    let mut tokenizer = Tokenizer::new(bpe);
+    tokenizer
+        .with_normalizer(normalizer)
+        .map_err(|source| tokenizers_error(gguf, source))?;
+    tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
+    tokenizer.with_decoder(Some(ByteLevelDecoder::new(false, false, false)));
+    add_tokens(gguf, &mut tokenizer, vocab, |tok| tok.to_string())?;
+    Ok(tokenizer)
+}
+
+/// Control and user-defined tokens are matched in the raw text before the
+/// model sees it (as llama.cpp and `tokenizer.json`'s `added_tokens` do);
+/// control tokens are special (skipped when decoding).
+fn add_tokens(
+    gguf: &GgufFile,
+    tokenizer: &mut Tokenizer,
+    vocab: &GgufVocab,
+    content: impl Fn(&str) -> String,
+) -> Result<()> {
+    let added: Vec<AddedToken> = vocab
+        .tokens
+        .iter()
+        .enumerate()
+        .filter_map(|(id, tok)| match vocab.token_type(id) {
+            TOKEN_TYPE_CONTROL => Some(AddedToken::from(content(tok), true)),
+            TOKEN_TYPE_USER_DEFINED => Some(AddedToken::from(content(tok), false)),
+            _ => None,
+        })
+        .map(|t| t.normalized(false))
+        .collect();
+    tokenizer
+        .add_tokens(added)
+        .map_err(|source| tokenizers_error(gguf, source))?;
+    Ok(())
+}
+
+/// SentencePiece BPE (`tokenizer.ggml.model = llama`): Gemma, Llama.
+fn sentencepiece_bpe(gguf: &GgufFile, vocab: &GgufVocab) -> Result<Tokenizer> {
+    let Some(scores) = vocab.scores.as_ref() else {
+        return Err(gguf_error(
+            gguf,
+            "a SentencePiece vocabulary needs tokenizer.ggml.scores".into(),
+        ));
+    };
+    // llama.cpp's converter writes user-defined pieces with spaces where
+    // SentencePiece (and tokenizer.json) has U+2581, and gives control and
+    // user-defined pieces the score -1000 where the SentencePiece model has
+    // 0. Undo both so that the derived merges equal Hugging Face's.
+    let pieces: Vec<String> = vocab
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(id, tok)| match vocab.token_type(id) {
+            TOKEN_TYPE_USER_DEFINED => tok.replace(' ', "\u{2581}"),
+            _ => tok.to_string(),
+        })
+        .collect();
+    let scores: Vec<f32> = scores
+        .iter()
+        .enumerate()
+        .map(|(id, &s)| match vocab.token_type(id) {
+            TOKEN_TYPE_UNKNOWN | TOKEN_TYPE_CONTROL | TOKEN_TYPE_USER_DEFINED => 0.0,
+            _ => s,
+        })
+        .collect();
+    let merges = sentencepiece_merges(&pieces, &scores);
+    let unk = GgufVocab::special_id(gguf, "tokenizer.ggml.unknown_token_id")
+        .and_then(|id| pieces.get(id).cloned())
+        .unwrap_or_else(|| "<unk>".to_string());
+    let ids: Vocab = pieces
+        .iter()
+        .enumerate()
+        .map(|(id, tok)| (tok.clone(), ids_u32(id)))
+        .collect();
+    let bpe = BPE::builder()
+        .vocab_and_merges(ids, merges)
+        .unk_token(unk)
+        .fuse_unk(true)
+        .byte_fallback(true)
+        .build()
+        .map_err(|source| tokenizers_error(gguf, source))?;
+
+    // SentencePiece's `add_dummy_prefix`; llama.cpp defaults it to true for
+    // this tokenizer model. Gemma 3 sets it false.
+    let add_space_prefix = bool_key(gguf, "tokenizer.ggml.add_space_prefix").unwrap_or(true);
+    let replace = Replace::new(" ", SPIECE_UNDERLINE.to_string())
+        .map_err(|source| tokenizers_error(gguf, source))?;
+    let normalizer: NormalizerWrapper = if add_space_prefix {
+        Sequence::new(vec![
+            Prepend::new(SPIECE_UNDERLINE.to_string()).into(),
+            replace.into(),
+        ])
+        .into()
+    } else {
+        replace.into()
+    };
+    let decode_replace = Replace::new(SPIECE_UNDERLINE.to_string(), " ")
+        .map_err(|source| tokenizers_error(gguf, source))?;
+    let mut decoders: Vec<DecoderWrapper> = vec![
+        decode_replace.into(),
+        ByteFallback::new().into(),
+        Fuse::new().into(),
+    ];
+    if add_space_prefix {
+        decoders.push(StripDecoder::new(' ', 1, 0).into());
+    }
+    let mut tokenizer = Tokenizer::new(bpe);
+    tokenizer
+        .with_normalizer(Some(normalizer))
+        .map_err(|source| tokenizers_error(gguf, source))?;
+    tokenizer.with_decoder(Some(DecoderSequence::new(decoders)));
+    let user_defined_content = |tok: &str| tok.replace(' ', "\u{2581}");
+    add_tokens(gguf, &mut tokenizer, vocab, user_defined_content)?;
+    Ok(tokenizer)
+}
+
+/// BPE merges for a SentencePiece vocabulary: every split of a piece into
+/// two pieces of the vocabulary, ranked by the piece's score (highest
+/// first), ties by the lengths of the left and right parts (longest
+/// first), then by vocabulary order. This is Hugging Face's
+/// `SentencePieceExtractor.extract` (`generate_merges`), including its
+/// stable-sort tie-breaking; on Gemma 3 it reproduces the 514,906 merges of
+/// the published `tokenizer.json` in order.
+pub(crate) fn sentencepiece_merges(pieces: &[String], scores: &[f32]) -> Vec<(String, String)> {
+    let ids: HashMap<&str, usize> = pieces
+        .iter()
+        .enumerate()
+        .map(|(id, p)| (p.as_str(), id))
+        .collect();
+    // (score, left len, right len, piece id, left id, right id, split byte)
+    let mut found: Vec<(f32, usize, usize, usize, usize, usize, usize)> = Vec::new();
+    for (id, piece) in pieces.iter().enumerate() {
+        let score = scores.get(id).copied().unwrap_or(0.0);
+        for (at, _) in piece.char_indices().skip(1) {
+            let (left, right) = piece.split_at(at);
+            if let (Some(&l), Some(&r)) = (ids.get(left), ids.get(right)) {
+                found.push((
+                    score,
+                    left.chars().count(),
+                    right.chars().count(),
+                    id,
+                    l,
+                    r,
+                    at,
+                ));
+            }
+        }
+    }
+    // Within a piece: by (left id, right id); across pieces: score, then
+    // lengths, descending; then the piece's vocabulary order.
+    found.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then(b.1.cmp(&a.1))
+            .then(b.2.cmp(&a.2))
+            .then(a.3.cmp(&b.3))
+            .then(a.4.cmp(&b.4))
+            .then(a.5.cmp(&b.5))
+    });
+    found
+        .into_iter()
+        .filter_map(|(_, _, _, id, _, _, at)| {
+            let piece = pieces.get(id)?;
+            let (left, right) = piece.split_at(at);
+            Some((left.to_string(), right.to_string()))
+        })
+        .collect()
 }
 
 /// Encodes text without adding special tokens (prompt templates add their

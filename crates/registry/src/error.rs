@@ -157,6 +157,22 @@ pub enum Error {
     #[error("{archive} has no member {member}")]
     MemberNotFound { archive: String, member: String },
 
+    /// `HF_HUB_OFFLINE` is set and a file is not in the hub cache.
+    #[error(
+        "{file} of {repo} is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set; \
+         unset HF_HUB_OFFLINE to download it",
+        cache.display()
+    )]
+    HubOffline {
+        repo: String,
+        file: String,
+        cache: PathBuf,
+    },
+
+    /// A model given by name, path or repo id could not be resolved to files.
+    #[error("{spec}: {message}")]
+    Source { spec: String, message: String },
+
     /// The platform TLS library could not be set up.
     #[error("cannot set up TLS with the system certificate store")]
     Tls(#[source] native_tls::Error),

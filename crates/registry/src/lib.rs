@@ -11,6 +11,11 @@
 //!   the digests the index publishes, extracts the member, and installs the
 //!   file atomically once its size and SHA-256 match the manifest.
 //!
+//! - [`hub`]: files of a Hugging Face repo in the hub's cache, downloaded
+//!   over the same native-TLS client when missing.
+//! - [`source`]: [`Resolver`], which turns a model name, a path or a repo id
+//!   into the model's files and says where they came from.
+//!
 //! Nothing here prints: progress goes through the [`Progress`] trait, which the
 //! binary implements with a progress bar.
 
@@ -18,12 +23,16 @@ mod digest;
 mod error;
 pub mod fetch;
 mod http;
+pub mod hub;
 pub mod manifest;
 mod progress;
+pub mod source;
 pub mod store;
 
 pub use error::{Error, Result};
 pub use fetch::FetchConfig;
+pub use hub::{HubConfig, RepoId};
 pub use manifest::{FileEntry, HfFile, Manifest, ModelEntry, NpmMember, PypiMember, Source, Task};
 pub use progress::{NoProgress, Progress};
+pub use source::{ModelFiles, ModelSpec, Provenance, Resolver, TokenizerFiles, WeightsFormat};
 pub use store::{FileState, FileStatus, InstallState, ModelPaths, ModelStatus, Store, StoreOrigin};

@@ -29,11 +29,16 @@ struct Route {
     body: Arc<Vec<u8>>,
     content_type: String,
     failures: VecDeque<Failure>,
+    /// Extra response headers (the hub's `X-Repo-Commit`, `ETag`...).
+    headers: Vec<(String, String)>,
+    /// Answer with this redirect status and `Location` instead of the body.
+    redirect: Option<(u16, String)>,
 }
 
 /// One request the server saw.
 #[derive(Debug, Clone)]
 pub struct Hit {
+    pub method: String,
     pub path: String,
     pub range: Option<String>,
 }
@@ -85,15 +90,109 @@ impl Server {
     }
 
     pub fn add(&self, path: &str, body: Vec<u8>, content_type: &str) {
+        self.add_with_headers(path, body, content_type, &[]);
+    }
+
+    /// Serves `body` at `path` with these extra headers (on GET and HEAD).
+    pub fn add_with_headers(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        headers: &[(&str, &str)],
+    ) {
         let mut state = self.state.lock().expect("lock");
         state.routes.insert(
             path.to_owned(),
             Route {
                 body: Arc::new(body),
                 content_type: content_type.to_owned(),
-                failures: VecDeque::new(),
+                headers: headers
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+                ..Route::default()
             },
         );
+    }
+
+    /// Answers requests for `path` with a 302 to `location`, with these
+    /// extra headers.
+    pub fn redirect(&self, path: &str, location: &str, headers: &[(&str, &str)]) {
+        self.add_with_headers(path, Vec::new(), "text/plain", headers);
+        let mut state = self.state.lock().expect("lock");
+        if let Some(route) = state.routes.get_mut(path) {
+            route.redirect = Some((302, location.to_owned()));
+        }
+    }
+
+    /// Every request so far, in order.
+    pub fn all_hits(&self) -> Vec<Hit> {
+        self.state.lock().expect("lock").hits.clone()
+    }
+
+    /// Publishes a Hugging Face model repo at `commit` under `/hf` (the
+    /// endpoint is `{base}/hf`), in the hub's URL layout: the revision API
+    /// for `main` and the commit, and `resolve/{commit}/{file}` for each
+    /// file. Files marked LFS answer with a redirect to `/cdn/{sha256}`
+    /// carrying `X-Linked-Etag` and `X-Linked-Size`, as the hub does; the
+    /// others carry their git blob hash as `ETag`. `served` overrides what
+    /// the CDN sends for a file (a corrupt download).
+    pub fn publish_hf_repo(
+        &self,
+        repo: &str,
+        commit: &str,
+        files: &[(&str, &[u8], bool)],
+        served: &[(&str, &[u8])],
+    ) {
+        let siblings: Vec<serde_json::Value> = files
+            .iter()
+            .map(|(name, _, _)| serde_json::json!({ "rfilename": name }))
+            .collect();
+        let info = serde_json::json!({ "id": repo, "sha": commit, "siblings": siblings });
+        for revision in ["main", commit] {
+            self.add(
+                &format!("/hf/api/models/{repo}/revision/{revision}"),
+                info.to_string().into_bytes(),
+                "application/json",
+            );
+        }
+        for (name, content, lfs) in files {
+            let resolve = format!("/hf/{repo}/resolve/{commit}/{name}");
+            let body = served
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(content.to_vec(), |(_, b)| b.to_vec());
+            if *lfs {
+                let sha = sha256_hex(content);
+                let cdn = format!("/cdn/{sha}");
+                let etag = format!("\"{sha}\"");
+                let size = content.len().to_string();
+                self.redirect(
+                    &resolve,
+                    &format!("{}{cdn}", self.base),
+                    &[
+                        ("X-Repo-Commit", commit),
+                        ("X-Linked-Etag", &etag),
+                        ("X-Linked-Size", &size),
+                        ("ETag", "\"pointer-etag\""),
+                    ],
+                );
+                self.add(&cdn, body, "application/octet-stream");
+            } else {
+                let blob = format!("blob {}\0", content.len());
+                let mut hasher = sha1::Sha1::new();
+                hasher.update(blob.as_bytes());
+                hasher.update(content);
+                let etag = format!("\"{}\"", hex::encode(hasher.finalize()));
+                self.add_with_headers(
+                    &resolve,
+                    body,
+                    "application/octet-stream",
+                    &[("X-Repo-Commit", commit), ("ETag", &etag)],
+                );
+            }
+        }
     }
 
     /// Makes the next requests for `path` fail, in order.
@@ -231,11 +330,9 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
     if reader.read_line(&mut request_line).is_err() {
         return;
     }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("")
-        .to_owned();
+    let mut words = request_line.split_whitespace();
+    let method = words.next().unwrap_or("").to_owned();
+    let path = words.next().unwrap_or("").to_owned();
     let mut range = None;
     loop {
         let mut line = String::new();
@@ -254,6 +351,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
     let (route, failure) = {
         let mut state = state.lock().expect("lock");
         state.hits.push(Hit {
+            method: method.clone(),
             path: path.clone(),
             range: range.clone(),
         });
@@ -261,14 +359,19 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
             Some(route) => {
                 let failure = route.failures.pop_front();
                 (
-                    Some((Arc::clone(&route.body), route.content_type.clone())),
+                    Some((
+                        Arc::clone(&route.body),
+                        route.content_type.clone(),
+                        route.headers.clone(),
+                        route.redirect.clone(),
+                    )),
                     failure,
                 )
             }
             None => (None, None),
         }
     };
-    let Some((body, content_type)) = route else {
+    let Some((body, content_type, headers, redirect)) = route else {
         let _ = write_response(
             &mut stream,
             "404 Not Found",
@@ -278,6 +381,34 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
         );
         return;
     };
+    let mut extra: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    if let Some((code, location)) = &redirect {
+        extra.push(("Location", location));
+        let _ = write_response(
+            &mut stream,
+            &format!("{code} Found"),
+            "text/plain",
+            b"",
+            &extra,
+        );
+        return;
+    }
+    if method == "HEAD" {
+        let mut head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        for (name, value) in &extra {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.flush();
+        return;
+    }
     match failure {
         Some(Failure::Status(code)) => {
             let _ = write_response(
@@ -308,16 +439,17 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
             match start {
                 Some(start) => {
                     let content_range = format!("bytes {start}-{}/{}", body.len() - 1, body.len());
+                    extra.push(("Content-Range", &content_range));
                     let _ = write_response(
                         &mut stream,
                         "206 Partial Content",
                         &content_type,
                         &body[start..],
-                        &[("Content-Range", &content_range)],
+                        &extra,
                     );
                 }
                 None => {
-                    let _ = write_response(&mut stream, "200 OK", &content_type, &body, &[]);
+                    let _ = write_response(&mut stream, "200 OK", &content_type, &body, &extra);
                 }
             }
         }
