@@ -31,6 +31,7 @@ enum Command {
     Summarize(commands::summarize::Args),
     Models(commands::models::Args),
     Eval(commands::eval::Args),
+    Bench(commands::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         Command::Summarize(args) => commands::summarize::run(args),
         Command::Models(args) => commands::models::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(code) => code,

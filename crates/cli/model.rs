@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use tarjoman_models::causal::{CausalLm, Family};
+use tarjoman_models::causal::{Backend, CausalLm, Family};
 use tarjoman_models::embed::SentenceEmbedder;
 use tarjoman_registry::{Manifest, ModelEntry, ModelPaths, Store, Task};
 
@@ -31,6 +31,11 @@ fn ensure(entry: &ModelEntry) -> Result<ModelPaths> {
 
 /// Loads `--model` (a manifest name or a GGUF path; `None` = the default).
 pub fn load_lm(model: Option<&str>) -> Result<LoadedLm> {
+    load_lm_with(model, Backend::Fast)
+}
+
+/// [`load_lm`] with a chosen implementation (benchmarks compare them).
+pub fn load_lm_with(model: Option<&str>, backend: Backend) -> Result<LoadedLm> {
     let manifest = Manifest::builtin()?;
     let spec = match model {
         Some(m) => m.to_string(),
@@ -44,7 +49,7 @@ pub fn load_lm(model: Option<&str>) -> Result<LoadedLm> {
     if path.extension().is_some_and(|e| e == "gguf") || path.is_file() {
         let sibling = path.with_file_name("tokenizer.json");
         let tokenizer = sibling.is_file().then_some(sibling.as_path());
-        let lm = CausalLm::load(path, tokenizer)?;
+        let lm = CausalLm::load_with(path, tokenizer, backend)?;
         let format = format_for(&lm).to_string();
         return Ok(LoadedLm {
             lm,
@@ -66,7 +71,7 @@ pub fn load_lm(model: Option<&str>) -> Result<LoadedLm> {
         .values()
         .find(|p| p.extension().is_some_and(|e| e == "gguf"))
         .with_context(|| format!("model `{}` lists no .gguf file", entry.name))?;
-    let lm = CausalLm::load(gguf, paths.get("tokenizer.json"))?;
+    let lm = CausalLm::load_with(gguf, paths.get("tokenizer.json"), backend)?;
     let format = entry
         .prompt
         .clone()

@@ -1,6 +1,7 @@
 //! One module per subcommand; each has an `Args` struct (its `--help`) and a
 //! `run(args) -> anyhow::Result<ExitCode>`.
 
+pub mod bench;
 pub mod eval;
 pub mod models;
 pub mod summarize;

@@ -36,3 +36,9 @@ pub mod tokenizer;
 pub mod weights;
 
 pub use error::{Error, Result};
+
+/// Threads candle's CPU kernels use (`RAYON_NUM_THREADS`, else one per
+/// core).
+pub fn cpu_threads() -> usize {
+    candle_core::utils::get_num_threads()
+}
