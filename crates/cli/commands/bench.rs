@@ -39,11 +39,21 @@ pub struct Args {
     pub model: Option<String>,
 
     /// Prompt lengths (tokens) to time prefill at.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "64,256,1024")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "64,256,1024"
+    )]
     pub prompts: Vec<usize>,
 
     /// Context lengths (tokens) to time decoding after.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "64,1024")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "64,1024"
+    )]
     pub contexts: Vec<usize>,
 
     /// Tokens decoded at each context length.
@@ -131,8 +141,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(path) => {
             let text = read_document(path)?;
             let t = Instant::now();
-            let mut translator =
-                Translator::new(lm, &loaded.format, TranslateOptions::default())?;
+            let mut translator = Translator::new(lm, &loaded.format, TranslateOptions::default())?;
             let stats = translator.translate_document(&text, |_| Ok::<_, anyhow::Error>(()))?;
             json!({
                 "file": path.display().to_string(),
@@ -163,12 +172,26 @@ pub fn run(args: Args) -> Result<ExitCode> {
         serde_json::to_writer(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "model {} ({} threads), load {load_s:.2} s", loaded.name, report["threads"])?;
+        writeln!(
+            out,
+            "model {} ({} threads), load {load_s:.2} s",
+            loaded.name, report["threads"]
+        )?;
         for p in &prefill {
-            writeln!(out, "prefill {:>5} tokens: {:>7.1} tok/s", p["tokens"], p["tok_s"].as_f64().unwrap_or(0.0))?;
+            writeln!(
+                out,
+                "prefill {:>5} tokens: {:>7.1} tok/s",
+                p["tokens"],
+                p["tok_s"].as_f64().unwrap_or(0.0)
+            )?;
         }
         for d in &decode {
-            writeln!(out, "decode at {:>5} context: {:>6.1} tok/s", d["context"], d["tok_s"].as_f64().unwrap_or(0.0))?;
+            writeln!(
+                out,
+                "decode at {:>5} context: {:>6.1} tok/s",
+                d["context"],
+                d["tok_s"].as_f64().unwrap_or(0.0)
+            )?;
         }
         if let Some(s) = report["article"]["seconds"].as_f64() {
             writeln!(out, "article: {s:.1} s")?;
@@ -186,7 +209,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
 fn prompt_tokens(lm: &CausalLm, n: usize) -> Result<Vec<u32>> {
     const EN: &str = include_str!("../../eval/tests/fixtures/rouge/ref.en");
     const FA: &str = include_str!("../../eval/tests/fixtures/rouge/src.fa");
-    let mut ids: Vec<u32> = lm.info.bos_id.filter(|_| lm.info.add_bos).into_iter().collect();
+    let mut ids: Vec<u32> = lm
+        .info
+        .bos_id
+        .filter(|_| lm.info.add_bos)
+        .into_iter()
+        .collect();
     for (en, fa) in EN.lines().zip(FA.lines()) {
         if ids.len() >= n {
             break;
@@ -194,7 +222,10 @@ fn prompt_tokens(lm: &CausalLm, n: usize) -> Result<Vec<u32>> {
         ids.extend(lm.encode(&format!("{en}\n{fa}\n"))?);
     }
     if ids.len() < n {
-        bail!("the benchmark text has only {} tokens, fewer than {n}", ids.len());
+        bail!(
+            "the benchmark text has only {} tokens, fewer than {n}",
+            ids.len()
+        );
     }
     ids.truncate(n);
     Ok(ids)

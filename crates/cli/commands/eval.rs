@@ -363,7 +363,7 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         bail!("{}: no lines to translate", args.src.display());
     }
     let mut loaded = crate::model::load_lm(args.model.model.as_deref())?;
-    let opts = args.translation.options(&args.model);
+    let opts = args.translation.options(&args.model)?;
     let settings = json!({
         "prompt_format": loaded.format,
         "shots": opts.shots,
@@ -375,6 +375,8 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         "repeat_penalty": opts.generation.repeat_penalty,
         "max_new_tokens": opts.generation.max_new_tokens,
         "length_cap": format!("{} x source chars + {}", opts.length_ratio, opts.length_slack),
+        "retry": opts.retry,
+        "glossary": args.translation.glossary.as_ref().map(|p| p.display().to_string()),
     });
     eprintln!(
         "translating {} lines of {} with {}",
@@ -388,11 +390,13 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
     let mut hyps = Vec::with_capacity(sources.len());
     let mut totals = DocumentStats::default();
     let mut warnings = 0usize;
+    let mut retried = 0usize;
     for source in &sources {
         let mut pieces = Vec::new();
         let stats = translator.translate_document(source, |event| -> Result<()> {
             if let Event::Record(r) = event {
                 warnings += r.warnings.len();
+                retried += usize::from(r.retried);
                 pieces.push(r.translation.clone());
             }
             Ok(())
@@ -430,6 +434,7 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         "prefill_tok_s": per_sec(totals.prefilled_tokens, totals.prefill_ms),
         "decode_tok_s": per_sec(totals.output_tokens, totals.decode_ms),
         "warnings": warnings,
+        "retried_sentences": retried,
     });
     if let Some(dir) = &args.output {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use tarjoman_engine::generate::GenerationConfig;
+use tarjoman_engine::guard::Glossary;
 use tarjoman_engine::translate::{Event, TranslateOptions, Translator};
 use tarjoman_text::normalize::NormalizeOptions;
 
@@ -58,16 +59,36 @@ pub struct TranslationArgs {
     /// (Arabic letters, zero-width non-joiners, digits).
     #[arg(long)]
     pub no_normalize: bool,
+
+    /// A terminology file: one `persian<TAB>english` pair per line (`#`
+    /// starts a comment). Terms found in a sentence are given to the model
+    /// with it, and a translation without them is retried, then flagged.
+    #[arg(long, value_name = "FILE")]
+    pub glossary: Option<PathBuf>,
+
+    /// Keep the first translation of every sentence, even when it fails a
+    /// check (Persian script left, source copied, repetition, length far
+    /// off, a number, Latin name or glossary term missing). By default such
+    /// a sentence is translated once more with a note of what must appear,
+    /// and the better attempt is kept; what still fails is a warning.
+    #[arg(long)]
+    pub no_retry: bool,
 }
 
 impl TranslationArgs {
-    pub fn options(&self, model: &ModelArgs) -> TranslateOptions {
-        TranslateOptions {
+    pub fn options(&self, model: &ModelArgs) -> Result<TranslateOptions> {
+        let glossary = match &self.glossary {
+            Some(path) => Some(Glossary::load(path)?),
+            None => None,
+        };
+        Ok(TranslateOptions {
             shots: self.shots,
             normalize: (!self.no_normalize).then(NormalizeOptions::default),
             generation: model.generation(),
+            retry: !self.no_retry,
+            glossary,
             ..TranslateOptions::default()
-        }
+        })
     }
 }
 
@@ -117,7 +138,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .map(AtomicOutput::create)
         .transpose()?;
     let mut loaded = crate::model::load_lm(args.model.model.as_deref())?;
-    let opts = args.translation.options(&args.model);
+    let opts = args.translation.options(&args.model)?;
     eprintln!("translating {} with {}", args.input.display(), loaded.name);
     let mut translator = Translator::new(&mut loaded.lm, &loaded.format, opts)?;
     let stdout = std::io::stdout();

@@ -4,6 +4,7 @@
 
 mod error;
 pub mod generate;
+pub mod guard;
 pub mod prompt;
 pub mod summarize;
 pub mod translate;

@@ -83,6 +83,20 @@ impl Format {
     /// Renders the system prompt, up to `shots` examples, and `input` as the
     /// last user turn, ending where the model's answer begins.
     pub fn render(&self, task: &TaskPrompt, shots: usize, input: &str) -> Prompt {
+        self.render_with_note(task, shots, input, None)
+    }
+
+    /// [`Format::render`] with a note after the input in the last user turn
+    /// (e.g. glossary entries or what a retry must keep). It comes after
+    /// everything a prompt shares with the previous one, so the cached
+    /// prefix is still reused.
+    pub fn render_with_note(
+        &self,
+        task: &TaskPrompt,
+        shots: usize,
+        input: &str,
+        note: Option<&str>,
+    ) -> Prompt {
         let fill = |template: &str, content: &str| {
             template
                 .replace("{source_label}", &task.source_label)
@@ -106,7 +120,10 @@ impl Format {
             user_turn(&mut text, &example.source);
             text.push_str(&fill(&self.assistant, &example.target));
         }
-        user_turn(&mut text, input);
+        match note {
+            Some(note) => user_turn(&mut text, &format!("{input}\n\n({note})")),
+            None => user_turn(&mut text, input),
+        }
         text.push_str(&fill(&self.generation, ""));
         Prompt {
             text,

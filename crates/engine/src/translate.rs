@@ -14,7 +14,8 @@ use tarjoman_models::seq2seq::Seq2SeqLm;
 use tarjoman_text::normalize::{normalize, NormalizeOptions};
 use tarjoman_text::segment::{segment, PieceKind};
 
-use crate::generate::{generate, GenerationConfig, StopReason};
+use crate::generate::{generate, Generation, GenerationConfig, StopReason};
+use crate::guard::{diagnose, glossary_note, retry_note, Failure, Glossary};
 use crate::prompt::{Format, PromptBook, TaskPrompt};
 use crate::Result;
 
@@ -32,7 +33,16 @@ pub struct TranslateOptions {
     /// token-relative cap far too loose for the English answer.
     pub length_ratio: f32,
     pub length_slack: usize,
+    /// Retry a sentence that fails a guard (see [`crate::guard`]) once, with
+    /// a prompt note listing what must appear and a repetition penalty.
+    pub retry: bool,
+    /// Terms the translation must use, enforced through the prompt and
+    /// checked in the output.
+    pub glossary: Option<Glossary>,
 }
+
+/// The repetition penalty of a retry (when the first attempt had none).
+const RETRY_REPEAT_PENALTY: f32 = 1.15;
 
 impl Default for TranslateOptions {
     fn default() -> Self {
@@ -42,6 +52,8 @@ impl Default for TranslateOptions {
             generation: GenerationConfig::default(),
             length_ratio: 0.6,
             length_slack: 16,
+            retry: true,
+            glossary: None,
         }
     }
 }
@@ -71,6 +83,10 @@ pub struct SentenceRecord {
     pub ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<StopReason>,
+    /// The first attempt failed a guard and the sentence was translated
+    /// again; the better attempt is kept.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retried: bool,
     pub warnings: Vec<String>,
 }
 
@@ -119,7 +135,8 @@ impl<'m> Translator<'m> {
     }
 
     /// Translates one sentence; returns the translation and its record
-    /// fields (index, line and span are the caller's).
+    /// fields (index, line and span are the caller's). A translation that
+    /// fails a guard is retried once (see [`TranslateOptions::retry`]).
     pub fn translate_sentence(&mut self, source: &str) -> Result<(String, SentenceStats)> {
         let start = Instant::now();
         let text = match &self.opts.normalize {
@@ -127,7 +144,55 @@ impl<'m> Translator<'m> {
             None => source.to_string(),
         };
         let source_tokens = self.lm.encode(&text)?.len();
-        let prompt = self.format.render(&self.task, self.opts.shots, &text);
+        let glossary = self.opts.glossary.clone().unwrap_or_default();
+        let terms = glossary.find(&text);
+        let note = glossary_note(&terms);
+        let config = self.opts.generation.clone();
+        let (mut translation, mut generation) = self.attempt(&text, note.as_deref(), &config)?;
+        let mut failures = diagnose(source, &translation, generation.stop, &terms);
+        let mut totals = Totals::from(&generation);
+        let mut retried = false;
+        if self.opts.retry && !failures.is_empty() {
+            retried = true;
+            let note = retry_note(&text, &terms);
+            let config = GenerationConfig {
+                repeat_penalty: config.repeat_penalty.max(RETRY_REPEAT_PENALTY),
+                ..config
+            };
+            let (second, second_gen) = self.attempt(&text, Some(&note), &config)?;
+            let second_failures = diagnose(source, &second, second_gen.stop, &terms);
+            totals.add(&second_gen);
+            if severity(&second_failures) < severity(&failures) {
+                (translation, generation, failures) = (second, second_gen, second_failures);
+            }
+        }
+        Ok((
+            translation,
+            SentenceStats {
+                source_tokens,
+                prompt_tokens: totals.prompt_tokens,
+                prefilled_tokens: totals.prefilled,
+                output_tokens: totals.output_tokens,
+                prefill_ms: totals.prefill_ms,
+                decode_ms: totals.decode_ms,
+                ms: start.elapsed().as_millis() as u64,
+                stop: generation.stop,
+                retried,
+                warnings: failures.iter().map(Failure::to_string).collect(),
+            },
+        ))
+    }
+
+    /// One generation of a translation of `text` (already normalized).
+    fn attempt(
+        &mut self,
+        text: &str,
+        note: Option<&str>,
+        config: &GenerationConfig,
+    ) -> Result<(String, Generation)> {
+        let prompt = self
+            .format
+            .render_with_note(&self.task, self.opts.shots, text, note);
         let mut ids = Vec::new();
         if self.lm.info.add_bos {
             ids.extend(self.lm.info.bos_id);
@@ -138,26 +203,12 @@ impl<'m> Translator<'m> {
         let generation = generate(
             &mut self.lm.decoder(),
             &ids,
-            &self.opts.generation,
+            config,
             Some(cap),
             &prompt.stop,
         )?;
         let translation = clean_output(&generation.text, &self.task.target_label);
-        let warnings = check_translation(source, &translation, generation.stop);
-        Ok((
-            translation,
-            SentenceStats {
-                source_tokens,
-                prompt_tokens: generation.prompt_tokens,
-                prefilled_tokens: generation.prefilled,
-                output_tokens: generation.tokens.len(),
-                prefill_ms: generation.prefill.as_millis() as u64,
-                decode_ms: generation.decode.as_millis() as u64,
-                ms: start.elapsed().as_millis() as u64,
-                stop: generation.stop,
-                warnings,
-            },
-        ))
+        Ok((translation, generation))
     }
 
     /// Translates a document, calling `sink` with each piece of output in
@@ -191,6 +242,7 @@ impl<'m> Translator<'m> {
                     output_tokens: 0,
                     ms: 0,
                     stop_reason: None,
+                    retried: false,
                     warnings: Vec::new(),
                 },
                 PieceKind::Sentence => {
@@ -213,6 +265,7 @@ impl<'m> Translator<'m> {
                         output_tokens: s.output_tokens,
                         ms: s.ms,
                         stop_reason: Some(s.stop),
+                        retried: s.retried,
                         warnings: s.warnings,
                     }
                 }
@@ -250,7 +303,10 @@ pub fn translate_seq2seq(
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    let warnings = check_translation(source, &translation, generation.stop);
+    let warnings = diagnose(source, &translation, generation.stop, &[])
+        .iter()
+        .map(Failure::to_string)
+        .collect();
     Ok((
         translation,
         SentenceStats {
@@ -262,6 +318,7 @@ pub fn translate_seq2seq(
             decode_ms: generation.decode.as_millis() as u64,
             ms: start.elapsed().as_millis() as u64,
             stop: generation.stop,
+            retried: false,
             warnings,
         },
     ))
@@ -278,7 +335,53 @@ pub struct SentenceStats {
     pub decode_ms: u64,
     pub ms: u64,
     pub stop: StopReason,
+    pub retried: bool,
     pub warnings: Vec<String>,
+}
+
+/// Token counts and times summed over a sentence's attempts.
+struct Totals {
+    prompt_tokens: usize,
+    prefilled: usize,
+    output_tokens: usize,
+    prefill_ms: u64,
+    decode_ms: u64,
+}
+
+impl Totals {
+    fn from(g: &Generation) -> Self {
+        let mut t = Totals {
+            prompt_tokens: 0,
+            prefilled: 0,
+            output_tokens: 0,
+            prefill_ms: 0,
+            decode_ms: 0,
+        };
+        t.add(g);
+        t
+    }
+
+    fn add(&mut self, g: &Generation) {
+        self.prompt_tokens += g.prompt_tokens;
+        self.prefilled += g.prefilled;
+        self.output_tokens += g.tokens.len();
+        self.prefill_ms += g.prefill.as_millis() as u64;
+        self.decode_ms += g.decode.as_millis() as u64;
+    }
+}
+
+/// How bad a set of failures is, for choosing between attempts: output in
+/// the wrong language or looping outweighs a missing detail.
+fn severity(failures: &[Failure]) -> usize {
+    failures
+        .iter()
+        .map(|f| match f {
+            Failure::Empty | Failure::CopiedSource | Failure::Repetition(_) => 10,
+            Failure::WrongScript | Failure::TooLong | Failure::TooShort => 5,
+            Failure::Cut => 3,
+            Failure::MissingNumber(_) | Failure::MissingName(_) | Failure::MissingTerm { .. } => 2,
+        })
+        .sum()
 }
 
 /// Makes the model's answer one clean line: drops a leading `English:`-style
@@ -293,27 +396,6 @@ fn clean_output(raw: &str, label: &str) -> String {
         }
     }
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Cheap checks for failures a reader would notice.
-fn check_translation(source: &str, translation: &str, stop: StopReason) -> Vec<String> {
-    let mut warnings = Vec::new();
-    if translation.is_empty() {
-        warnings.push("empty translation".to_string());
-    }
-    if tarjoman_text::script::has_arabic_script(translation) {
-        warnings.push("translation contains Persian/Arabic script".to_string());
-    }
-    if stop == StopReason::LengthCap || stop == StopReason::MaxTokens {
-        warnings.push("translation was cut at the length limit".to_string());
-    }
-    let found = tarjoman_text::numbers::extract_numbers(translation);
-    for number in tarjoman_text::numbers::extract_numbers(source) {
-        if !found.contains(&number) {
-            warnings.push(format!("number {number} of the source is missing"));
-        }
-    }
-    warnings
 }
 
 #[cfg(test)]
@@ -331,14 +413,5 @@ mod tests {
             clean_output("Englishmen came.", "English"),
             "Englishmen came."
         );
-    }
-
-    #[test]
-    fn warnings_name_missing_numbers_and_persian_script() {
-        let w = check_translation("۵۰ نفر", "people", StopReason::Eos);
-        assert!(w.iter().any(|w| w.contains("number 50")), "{w:?}");
-        let w = check_translation("۵۰ نفر", "50 نفر", StopReason::Eos);
-        assert!(w.iter().any(|w| w.contains("script")), "{w:?}");
-        assert!(check_translation("۵۰ نفر", "50 people", StopReason::Eos).is_empty());
     }
 }

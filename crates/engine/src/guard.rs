@@ -1,0 +1,459 @@
+//! Guards against the translation failures readers notice first, and the
+//! user's glossary.
+//!
+//! [`diagnose`] looks at one translated sentence next to its source and names
+//! what went wrong: Persian script left in the output, the source copied,
+//! runaway repetition, an output far longer or shorter than the source, a
+//! number, Latin-script name or glossary term of the source missing. The
+//! translator retries a failing sentence once with a fallback (a prompt note
+//! listing what must appear, and a repetition penalty) and keeps whichever
+//! attempt fails less; what still fails becomes the sentence's warnings.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use tarjoman_text::normalize::{normalize, NormalizeOptions};
+use tarjoman_text::numbers::{extract_numbers, latin_tokens};
+use tarjoman_text::script::has_arabic_script;
+
+use crate::generate::StopReason;
+
+/// English output shorter than this fraction of the source's characters is
+/// suspicious (Persian news translated to English is typically 0.9-1.4x).
+const MIN_LENGTH_RATIO: f32 = 0.3;
+/// ... and longer than this multiple.
+const MAX_LENGTH_RATIO: f32 = 3.0;
+/// Sources shorter than this (characters) are not judged on length.
+const MIN_CHARS_FOR_LENGTH: usize = 20;
+
+/// One thing wrong with a translation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    Empty,
+    /// Persian/Arabic letters in the English output.
+    WrongScript,
+    /// Most of the source's words came back untranslated.
+    CopiedSource,
+    /// A phrase repeated over and over (`phrase`).
+    Repetition(String),
+    TooShort,
+    TooLong,
+    /// Generation stopped at the length cap.
+    Cut,
+    MissingNumber(String),
+    MissingName(String),
+    /// A glossary entry found in the source whose target is not in the output.
+    MissingTerm {
+        source: String,
+        target: String,
+    },
+}
+
+impl Failure {
+    /// A short machine-readable name of the failure kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Empty => "empty",
+            Failure::WrongScript => "wrong_script",
+            Failure::CopiedSource => "copied_source",
+            Failure::Repetition(_) => "repetition",
+            Failure::TooShort => "too_short",
+            Failure::TooLong => "too_long",
+            Failure::Cut => "cut",
+            Failure::MissingNumber(_) => "missing_number",
+            Failure::MissingName(_) => "missing_name",
+            Failure::MissingTerm { .. } => "missing_term",
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Empty => write!(f, "empty translation"),
+            Failure::WrongScript => write!(f, "translation contains Persian/Arabic script"),
+            Failure::CopiedSource => write!(f, "translation copies the Persian source"),
+            Failure::Repetition(p) => write!(f, "translation repeats {p:?} over and over"),
+            Failure::TooShort => write!(f, "translation is far shorter than the source"),
+            Failure::TooLong => write!(f, "translation is far longer than the source"),
+            Failure::Cut => write!(f, "translation was cut at the length limit"),
+            Failure::MissingNumber(n) => write!(f, "number {n} of the source is missing"),
+            Failure::MissingName(n) => write!(f, "name {n} of the source is missing"),
+            Failure::MissingTerm { source, target } => {
+                write!(
+                    f,
+                    "glossary term {source} = {target} is not in the translation"
+                )
+            }
+        }
+    }
+}
+
+/// Everything wrong with `translation` of `source`. `terms` are the
+/// glossary entries found in the source.
+pub fn diagnose(
+    source: &str,
+    translation: &str,
+    stop: StopReason,
+    terms: &[&GlossaryEntry],
+) -> Vec<Failure> {
+    let mut failures = Vec::new();
+    if translation.trim().is_empty() {
+        failures.push(Failure::Empty);
+    }
+    if has_arabic_script(translation) {
+        if copies_source(source, translation) {
+            failures.push(Failure::CopiedSource);
+        } else {
+            failures.push(Failure::WrongScript);
+        }
+    }
+    if let Some(phrase) = repetition(translation) {
+        failures.push(Failure::Repetition(phrase));
+    }
+    let source_chars = source.chars().filter(|c| !c.is_whitespace()).count();
+    let output_chars = translation.chars().filter(|c| !c.is_whitespace()).count();
+    if source_chars >= MIN_CHARS_FOR_LENGTH && output_chars > 0 {
+        let ratio = output_chars as f32 / source_chars as f32;
+        if ratio < MIN_LENGTH_RATIO {
+            failures.push(Failure::TooShort);
+        } else if ratio > MAX_LENGTH_RATIO {
+            failures.push(Failure::TooLong);
+        }
+    }
+    if matches!(stop, StopReason::LengthCap | StopReason::MaxTokens) {
+        failures.push(Failure::Cut);
+    }
+    let found = extract_numbers(translation);
+    for number in extract_numbers(source) {
+        if !found.contains(&number) && !failures.contains(&Failure::MissingNumber(number.clone())) {
+            failures.push(Failure::MissingNumber(number));
+        }
+    }
+    let lower = translation.to_lowercase();
+    for name in latin_tokens(source) {
+        let is_word = name.chars().any(|c| c.is_alphabetic());
+        if is_word && !lower.contains(&name.to_lowercase()) {
+            failures.push(Failure::MissingName(name.to_string()));
+        }
+    }
+    for term in terms {
+        if !lower.contains(&term.target.to_lowercase()) {
+            failures.push(Failure::MissingTerm {
+                source: term.source.clone(),
+                target: term.target.clone(),
+            });
+        }
+    }
+    failures
+}
+
+/// At least half of the source's Persian words appear in the output.
+fn copies_source(source: &str, translation: &str) -> bool {
+    let words: Vec<&str> = source
+        .split_whitespace()
+        .filter(|w| has_arabic_script(w))
+        .collect();
+    if words.is_empty() {
+        return false;
+    }
+    let copied = words.iter().filter(|w| translation.contains(**w)).count();
+    copied * 2 >= words.len()
+}
+
+/// A word n-gram (n = 1..=4) repeated back to back at least 4 times (for a
+/// single word) or 3 times (longer phrases).
+fn repetition(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    for n in 1..=4usize {
+        let needed = if n == 1 { 4 } else { 3 };
+        if words.len() < n * needed {
+            continue;
+        }
+        for start in 0..=words.len() - n * needed {
+            let first = &words[start..start + n];
+            let repeats = (1..needed).all(|k| &words[start + k * n..start + (k + 1) * n] == first);
+            if repeats {
+                return Some(first.join(" "));
+            }
+        }
+    }
+    None
+}
+
+/// The note added to a retry's prompt: what the translation must contain.
+pub fn retry_note(source: &str, terms: &[&GlossaryEntry]) -> String {
+    let mut parts = vec!["Answer in English only.".to_string()];
+    let numbers = extract_numbers(source);
+    if !numbers.is_empty() {
+        parts.push(format!("Keep these numbers: {}.", numbers.join(", ")));
+    }
+    let names: Vec<&str> = latin_tokens(source)
+        .into_iter()
+        .filter(|t| t.chars().any(|c| c.is_alphabetic()))
+        .collect();
+    if !names.is_empty() {
+        parts.push(format!("Keep these names: {}.", names.join(", ")));
+    }
+    if let Some(note) = glossary_note(terms) {
+        parts.push(note);
+    }
+    parts.join(" ")
+}
+
+/// The prompt note that enforces glossary entries found in a sentence.
+pub fn glossary_note(terms: &[&GlossaryEntry]) -> Option<String> {
+    if terms.is_empty() {
+        return None;
+    }
+    let pairs: Vec<String> = terms
+        .iter()
+        .map(|t| format!("{} = {}", t.source, t.target))
+        .collect();
+    Some(format!("Use these translations: {}.", pairs.join("; ")))
+}
+
+/// Text as glossary matching sees it: normalized (yeh, kaf, digits) and
+/// without zero-width non-joiners, which writers use inconsistently.
+fn match_key(text: &str) -> String {
+    normalize(text, &NormalizeOptions::default()).replace('\u{200c}', "")
+}
+
+/// One glossary line: a Persian term and the English the user wants for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlossaryEntry {
+    pub source: String,
+    pub target: String,
+    /// `source` as the translator normalizes sentences, for matching.
+    matcher: String,
+}
+
+/// A user's terminology: `--glossary FILE`, tab-separated `persian<TAB>english`
+/// lines; blank lines and lines starting with `#` are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Glossary {
+    pub entries: Vec<GlossaryEntry>,
+}
+
+/// Why a glossary file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GlossaryError {
+    #[error("cannot read glossary {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("glossary {}", path.display())]
+    Decode {
+        path: PathBuf,
+        #[source]
+        source: tarjoman_text::Error,
+    },
+    #[error("{}:{line}: expected `persian<TAB>english`", path.display())]
+    Syntax { path: PathBuf, line: usize },
+}
+
+impl Glossary {
+    /// Reads a TSV glossary (UTF-8 or UTF-16 with BOM, as any input).
+    pub fn load(path: &Path) -> Result<Self, GlossaryError> {
+        let bytes = std::fs::read(path).map_err(|source| GlossaryError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let text = tarjoman_text::decode(&bytes).map_err(|source| GlossaryError::Decode {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|line| GlossaryError::Syntax {
+            path: path.to_path_buf(),
+            line,
+        })
+    }
+
+    /// Parses TSV text; the error is the 1-based number of a bad line.
+    pub fn parse(text: &str) -> Result<Self, usize> {
+        let mut entries = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let Some((source, target)) = line.split_once('\t') else {
+                return Err(i + 1);
+            };
+            let (source, target) = (source.trim(), target.trim());
+            if source.is_empty() || target.is_empty() {
+                return Err(i + 1);
+            }
+            entries.push(GlossaryEntry {
+                source: source.to_string(),
+                target: target.to_string(),
+                matcher: match_key(source),
+            });
+        }
+        Ok(Self { entries })
+    }
+
+    /// The entries whose Persian term occurs in `sentence` (normalized as
+    /// the translator normalizes, so spelling variants of yeh, kaf and the
+    /// zero-width non-joiner still match).
+    pub fn find(&self, sentence: &str) -> Vec<&GlossaryEntry> {
+        let sentence = match_key(sentence);
+        self.entries
+            .iter()
+            .filter(|e| sentence.contains(&e.matcher))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(f: &[Failure]) -> Vec<&'static str> {
+        f.iter().map(Failure::kind).collect()
+    }
+
+    const SOURCE: &str = "وزیر امور خارجه روز دوشنبه وارد مسکو شد.";
+
+    #[test]
+    fn a_good_translation_passes() {
+        let f = diagnose(
+            SOURCE,
+            "The foreign minister arrived in Moscow on Monday.",
+            StopReason::Eos,
+            &[],
+        );
+        assert!(f.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn persian_script_in_the_output_is_caught() {
+        let f = diagnose(
+            SOURCE,
+            "The minister arrived in مسکو on Monday.",
+            StopReason::Eos,
+            &[],
+        );
+        assert_eq!(kinds(&f), ["wrong_script"]);
+    }
+
+    #[test]
+    fn a_copied_source_is_caught() {
+        let f = diagnose(SOURCE, SOURCE, StopReason::Eos, &[]);
+        assert!(kinds(&f).contains(&"copied_source"), "{f:?}");
+    }
+
+    #[test]
+    fn runaway_repetition_is_caught() {
+        let f = diagnose(
+            SOURCE,
+            "The minister arrived, the minister arrived, the minister arrived, the minister arrived.",
+            StopReason::Eos,
+            &[],
+        );
+        assert!(kinds(&f).contains(&"repetition"), "{f:?}");
+        let f = diagnose(SOURCE, "Moscow Moscow Moscow Moscow", StopReason::Eos, &[]);
+        assert!(kinds(&f).contains(&"repetition"), "{f:?}");
+        // Three repeats of one word is still language ("very, very, very").
+        assert!(repetition("it was very very very cold").is_none());
+    }
+
+    #[test]
+    fn lengths_far_from_the_source_are_caught() {
+        let f = diagnose(SOURCE, "Yes.", StopReason::Eos, &[]);
+        assert_eq!(kinds(&f), ["too_short"]);
+        let long = "The foreign minister of the country arrived in the Russian capital. ".repeat(3);
+        let f = diagnose(SOURCE, &long, StopReason::Eos, &[]);
+        assert!(kinds(&f).contains(&"too_long"), "{f:?}");
+    }
+
+    #[test]
+    fn cut_output_is_caught() {
+        let f = diagnose(
+            SOURCE,
+            "The foreign minister arrived in Moscow",
+            StopReason::LengthCap,
+            &[],
+        );
+        assert_eq!(kinds(&f), ["cut"]);
+    }
+
+    #[test]
+    fn missing_numbers_and_latin_names_are_caught() {
+        let source = "۵۰ نفر در حمله به دفتر Reuters در ۲۰۲۴ کشته شدند.";
+        let f = diagnose(
+            source,
+            "Fifty people were killed in an attack.",
+            StopReason::Eos,
+            &[],
+        );
+        assert_eq!(
+            f,
+            [
+                Failure::MissingNumber("50".into()),
+                Failure::MissingNumber("2024".into()),
+                Failure::MissingName("Reuters".into()),
+            ]
+        );
+        let ok = diagnose(
+            source,
+            "50 people were killed in an attack on the Reuters office in 2024.",
+            StopReason::Eos,
+            &[],
+        );
+        assert!(ok.is_empty(), "{ok:?}");
+    }
+
+    #[test]
+    fn glossary_terms_are_found_normalized_and_checked() {
+        let g = Glossary::parse(
+            "# terms\nاسپین بولدک\tSpin Boldak\r\n\nذبیح‌الله مجاهد\tZabihullah Mujahid\n",
+        )
+        .unwrap();
+        assert_eq!(g.entries.len(), 2);
+        // Arabic yeh and a missing ZWNJ in the text still match.
+        let sentence = "ذبیحالله مجاهد گفت نیروها در اسپين بولدک هستند.";
+        let terms = g.find(sentence);
+        assert_eq!(terms.len(), 2, "{terms:?}");
+        let f = diagnose(
+            sentence,
+            "Mujahid said forces are in Spin Buldak.",
+            StopReason::Eos,
+            &terms,
+        );
+        assert_eq!(kinds(&f), ["missing_term", "missing_term"]);
+        let f = diagnose(
+            sentence,
+            "Zabihullah Mujahid said the forces are in Spin Boldak.",
+            StopReason::Eos,
+            &terms,
+        );
+        assert!(f.is_empty(), "{f:?}");
+        let note = glossary_note(&terms).unwrap();
+        assert!(note.contains("اسپین بولدک = Spin Boldak"), "{note}");
+    }
+
+    #[test]
+    fn bad_glossary_lines_are_reported_by_number() {
+        assert_eq!(Glossary::parse("a\tb\nno tab here\n"), Err(2));
+        assert_eq!(Glossary::parse("a\t \n"), Err(1));
+    }
+
+    #[test]
+    fn the_retry_note_lists_what_must_appear() {
+        let note = retry_note("۵۰ نفر در حمله به دفتر Reuters کشته شدند.", &[]);
+        assert!(
+            note.contains("50") && note.contains("Reuters") && note.contains("English only"),
+            "{note}"
+        );
+    }
+}
