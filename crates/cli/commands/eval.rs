@@ -409,6 +409,15 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         totals.decode_ms += stats.decode_ms;
         hyps.push(pieces.join(" "));
         bar.inc(1);
+        // Logs of non-interactive runs get a line now and then instead.
+        if bar.is_hidden() && hyps.len() % 25 == 0 {
+            eprintln!(
+                "{}/{} lines, {:.0} s",
+                hyps.len(),
+                sources.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
