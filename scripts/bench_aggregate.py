@@ -94,7 +94,9 @@ def summarize(runs):
         entry = {"runs": {e: len(engines[e]) for e in ENGINES}, "versions": {}, "metrics": {}}
         for e in ENGINES:
             if engines[e]:
-                entry["versions"][e] = sorted({str(r.get("version", "?")) for r in engines[e]})
+                entry["versions"][e] = sorted(
+                    {str(r.get("version", "?")) + (f" ({r['backend']})" if r.get("backend") else "") for r in engines[e]}
+                )
                 entry.setdefault("threads", {})[e] = sorted({r.get("threads") for r in engines[e]})
         seen = {t for ts in entry.get("threads", {}).values() for t in ts}
         entry["threads_differ"] = len(seen) > 1
@@ -155,6 +157,10 @@ def fmt(v, name):
     return f"{v:.1f}"
 
 
+def engines_of(report, model, engine):
+    return [r for r in report.get("_runs", []) if r["model"] == model and r["engine"] == engine]
+
+
 def markdown(report):
     out = []
     m = report["machine"]
@@ -175,6 +181,10 @@ def markdown(report):
         out.append(
             f"Medians of {runs['candle']} candle and {runs['llama.cpp']} llama.cpp runs ({vers}; threads {threads})."
         )
+        omp = sorted({str(r.get("settings", {}).get("omp_wait_policy")) for r in engines_of(report, model, "llama.cpp")})
+        if omp and omp != ["None"]:
+            out.append("")
+            out.append(f"llama.cpp OMP_WAIT_POLICY: {', '.join(omp)}.")
         if entry.get("threads_differ"):
             out.append("")
             out.append("**Warning: the engines ran with different thread counts.**")
@@ -201,6 +211,7 @@ def main():
     report = {"machine": machine(), "loadavg": read_loadavg(args.loadavg), "models": summarize(runs)}
     if args.format in ("json", "both"):
         print(json.dumps(report, indent=2))
+    report["_runs"] = runs  # for markdown notes on the runs' settings; not in the JSON
     if args.format == "both":
         print()
     if args.format in ("md", "both"):

@@ -12,6 +12,12 @@
 #        CANDLE_ARGS=  extra flags for `tarjoman bench`
 #        PEER_ONLY=1   run llama.cpp only (the candle columns stay empty; nothing is made up)
 #        OUT=DIR       where raw results go (default target/bench/compare/<date>)
+#        OMP_WAIT_POLICY=PASSIVE  (passed on to llama.cpp) its OpenMP threads sleep at barriers
+#                      instead of spinning. Unset is llama.cpp's default and right on an idle
+#                      machine; with more runnable threads than cores, spinning collapses
+#                      llama.cpp's speed (measured at load average ~16 on 2 cores, gemma-3-270m:
+#                      decode 1.8 tok/s spinning vs 38 tok/s passive), so on a loaded machine
+#                      compare against PASSIVE too. Each run records the policy it used.
 # Needs: scripts/bench_peer_setup.sh run once (llama-cpp-python in target/peer-venv) and,
 # unless PEER_ONLY=1, target/release/tarjoman with the `bench` command.
 # Raw runs: $OUT/results.jsonl (one JSON object per run), load averages: $OUT/loadavg.txt,
@@ -41,15 +47,27 @@ loadavg=$out/loadavg.txt
 # The prompts: token ids written by tarjoman itself, so both engines see the same input.
 # With PEER_ONLY=1 and a tarjoman without `bench --dump-prompts`, llama.cpp's tokenizer makes
 # an equivalent file (same text and lengths; see bench_peer.py --dump-prompts).
+# The GGUF the peer runs: the model's file under models/ (or MODEL itself if it is a path);
+# used when the prompts file does not name one.
+gguf_for() {
+  local model=$1
+  if [ -f "$model" ]; then
+    echo "$model"
+  else
+    ls models/"$model"/*.gguf 2>/dev/null | head -n1 || true
+  fi
+}
+
 prompts_for() {
-  local model=$1 file=$out/$1.prompts.json
-  local err=$out/$1.dump.err
+  local model=$1 file
+  file=$out/$(basename "$1" .gguf).prompts.json
+  local err=$file.err
   if [ -x "$bin" ] && "$bin" bench --model "$model" --dump-prompts "$file" >/dev/null 2>"$err"; then
     echo "$file"
   elif [ "$peer_only" = 1 ]; then
     local gguf
-    gguf=$(ls models/"$model"/*.gguf 2>/dev/null | head -n1 || true)
-    [ -n "$gguf" ] || { echo "bench_compare: no GGUF in models/$model/" >&2; exit 1; }
+    gguf=$(gguf_for "$model")
+    [ -n "$gguf" ] || { echo "bench_compare: no GGUF for $model in models/$model/" >&2; exit 1; }
     echo "bench_compare: tarjoman bench --dump-prompts unavailable; prompts from llama.cpp's tokenizer" >&2
     "$peer_py" scripts/bench_peer.py --dump-prompts "$file" --name "$model" --gguf "$gguf" >&2
     echo "$file"
@@ -71,22 +89,29 @@ run_candle() {
 }
 
 run_peer() {
-  local prompts=$1
+  local prompts=$1 gguf=$2
   echo "  llama.cpp $(basename "$prompts" .prompts.json)" >&2
-  "$peer_py" scripts/bench_peer.py --prompts "$prompts" --threads "$threads" >>"$results"
+  "$peer_py" scripts/bench_peer.py --prompts "$prompts" ${gguf:+--gguf "$gguf"} --threads "$threads" >>"$results"
   cat /proc/loadavg >>"$loadavg"
 }
 
+read -r load1 _ </proc/loadavg
+if awk -v l="$load1" -v c="$(nproc)" 'BEGIN { exit !(l > c) }'; then
+  echo "bench_compare: warning: load average $load1 is above $(nproc) cores; timings will be noisy" \
+    "(and llama.cpp's spinning threads slow; see OMP_WAIT_POLICY above)" >&2
+fi
+
 for model in "${models[@]}"; do
   prompts=$(prompts_for "$model")
+  gguf=$(gguf_for "$model")
   for ((i = 1; i <= runs; i++)); do
     echo "run $i/$runs: $model (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     cat /proc/loadavg >>"$loadavg"
     if ((i % 2)); then
       run_candle "$model"
-      run_peer "$prompts"
+      run_peer "$prompts" "$gguf"
     else
-      run_peer "$prompts"
+      run_peer "$prompts" "$gguf"
       run_candle "$model"
     fi
   done
@@ -97,7 +122,7 @@ python3 scripts/bench_aggregate.py --loadavg "$loadavg" --format md "$results" >
 cat "$out/summary.json"
 echo
 {
-  echo "Command: RUNS=$runs THREADS=$threads${PEER_ONLY:+ PEER_ONLY=$PEER_ONLY} scripts/bench_compare.sh ${models[*]}"
+  echo "Command: RUNS=$runs THREADS=$threads${PEER_ONLY:+ PEER_ONLY=$PEER_ONLY}${OMP_WAIT_POLICY:+ OMP_WAIT_POLICY=$OMP_WAIT_POLICY} scripts/bench_compare.sh ${models[*]}"
   echo
   cat "$out/summary.md"
 }

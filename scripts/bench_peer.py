@@ -31,6 +31,7 @@ Usage:
 
 PROMPTS.json is what `tarjoman bench --model M --dump-prompts FILE` writes:
   {"model": NAME, "gguf": PATH, "prompts": {"64": [ids...], "256": [...], "1024": [...]}}
+(if it has no "gguf", give --gguf PATH).
 --dump-prompts writes an equivalent file with llama.cpp's own tokenizer (TICO-19 test.en and
 test.fa lines alternating, joined by newlines, tokenized with the model's BOS if it adds one,
 truncated to exactly N tokens); it stands in until `tarjoman bench --dump-prompts` is used.
@@ -64,7 +65,7 @@ def load_prompts(path: Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         sys.exit(f"bench_peer: cannot read prompts file {path}: {e}")
-    for key in ("model", "gguf", "prompts"):
+    for key in ("model", "prompts"):
         if key not in data:
             sys.exit(f"bench_peer: {path}: missing key {key!r}")
     prompts = {}
@@ -97,7 +98,9 @@ def worker(args: argparse.Namespace) -> dict:
     from llama_cpp import Llama
 
     spec = load_prompts(Path(args.prompts[0]))
-    gguf = spec["gguf"]
+    gguf = spec.get("gguf") or args.gguf
+    if not gguf:
+        sys.exit(f"bench_peer: {args.prompts[0]} names no GGUF; give --gguf PATH")
     if not Path(gguf).is_file():
         sys.exit(f"bench_peer: GGUF not found: {gguf}")
     baseline = rss_mib()
@@ -176,6 +179,11 @@ def worker(args: argparse.Namespace) -> dict:
             "flash_attn": args.flash_attn,
             "use_mmap": True,
             "warmup_tokens": args.warmup,
+            # llama.cpp's CPU threads meet at OpenMP barriers; by default they spin there, which
+            # on a machine with more runnable threads than cores collapses its speed (one
+            # measurement: gemma-3-270m decode 2 tok/s spinning vs 35 tok/s with PASSIVE at
+            # load average 15 on 2 cores). Recorded so results say which was used.
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (libgomp default: spin)"),
         },
         "system_info": llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
     }
@@ -235,7 +243,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=16, help="tokens evaluated untimed after the load (0: none)")
     p.add_argument("--dump-prompts", metavar="OUT", help="write a prompts file instead of benchmarking")
     p.add_argument("--name", help="model name for --dump-prompts")
-    p.add_argument("--gguf", help="GGUF path for --dump-prompts")
+    p.add_argument("--gguf", help="GGUF path for --dump-prompts, or for a prompts file that names none")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
 
@@ -255,7 +263,7 @@ def main() -> None:
         "--threads", str(args.threads), "--n-ctx", str(args.n_ctx), "--n-batch", str(args.n_batch),
         "--n-ubatch", str(args.n_ubatch), "--decode-tokens", str(args.decode_tokens),
         "--warmup", str(args.warmup),
-    ] + (["--flash-attn"] if args.flash_attn else [])
+    ] + (["--flash-attn"] if args.flash_attn else []) + (["--gguf", args.gguf] if args.gguf else [])
     failed = False
     for f in args.prompts:
         r = subprocess.run(
