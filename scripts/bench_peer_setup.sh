@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install the llama.cpp peer for the side-by-side benchmark (issue #6): a Python venv at
+# target/peer-venv with llama-cpp-python 0.3.36 from PyPI, which compiles llama.cpp from source
+# for this machine's CPU. target/ is git-ignored; the venv is the cache: if it already holds
+# the pinned version this script does nothing, so re-running it is cheap.
+#
+# Usage: scripts/bench_peer_setup.sh        (PEER_VENV=DIR to put the venv elsewhere)
+# Build log: target/peer-venv.log. Takes ~10-20 min on 2 cores.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="${PEER_VENV:-$root/target/peer-venv}"
+version="0.3.36"
+python="${PYTHON:-python3}"
+
+if [[ -x "$venv/bin/python" ]] &&
+    "$venv/bin/python" -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$version')" 2>/dev/null; then
+    echo "llama-cpp-python $version already installed in $venv" >&2
+    exit 0
+fi
+
+mkdir -p "$(dirname "$venv")"
+"$python" -m venv "$venv"
+"$venv/bin/pip" install --quiet --upgrade pip >&2
+
+# GGML_NATIVE: build for this CPU (-march=native), like a local llama.cpp build.
+# Only the CPU backend; no server/tools/examples needed by the Python binding.
+# Two parallel compile jobs: the machine has 2 cores and is shared.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=ON -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF}"
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
+export MAKEFLAGS="${MAKEFLAGS:--j2}"
+# --no-binary forces the source build (never a prebuilt generic wheel); --no-cache-dir so a
+# wheel built with other CMAKE_ARGS is not reused from pip's cache.
+"$venv/bin/pip" install --verbose --no-cache-dir --no-binary llama-cpp-python \
+    "llama-cpp-python==$version" >&2
+
+"$venv/bin/python" -c "import llama_cpp; print('llama-cpp-python', llama_cpp.__version__, 'installed in $venv')"
