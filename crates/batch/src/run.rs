@@ -284,8 +284,16 @@ impl Context<'_> {
         let rel = found.rel.as_str();
         let refused = |status, reason: &String| {
             let record = self.record(rel, status, Some(reason.clone()));
-            let unchanged = self.same_as_before(&record);
-            Finished { record, unchanged }
+            match self.previous.get(rel) {
+                Some(prev) if self.same_as_before(&record) => Finished {
+                    record: prev.clone(),
+                    unchanged: true,
+                },
+                _ => Finished {
+                    record,
+                    unchanged: false,
+                },
+            }
         };
         match &found.kind {
             FoundKind::Skipped(reason) => return (refused(Status::Skipped, reason), false),
@@ -369,6 +377,16 @@ impl Context<'_> {
     fn finish(&self, mut record: Record, start: Instant) -> Finished {
         record.timings_ms.total = start.elapsed().as_millis() as u64;
         record.finished_unix = now_unix();
+        // A failure that repeats (same input, settings and reason) keeps its
+        // earlier record: re-running a finished batch appends nothing.
+        if record.status == Status::Failed && self.same_as_before(&record) {
+            if let Some(prev) = self.previous.get(&record.path) {
+                return Finished {
+                    record: prev.clone(),
+                    unchanged: true,
+                };
+            }
+        }
         Finished {
             record,
             unchanged: false,

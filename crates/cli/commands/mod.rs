@@ -2,6 +2,8 @@
 //! `run(args) -> anyhow::Result<ExitCode>`.
 
 pub mod eval;
+pub mod manifest;
 pub mod models;
 pub mod summarize;
+pub mod summarize_dir;
 pub mod translate;
