@@ -261,9 +261,9 @@ fn survives_sigkill_at_random_moments() {
     let mut rng = XorShift(seed);
     let mut kills = 0;
     for round in 0..3 {
-        // Between 1 and 6 seconds: model loading, mid-translation,
-        // mid-write; later rounds start with work already done.
-        let delay = Duration::from_millis(1000 + rng.next() % 5000);
+        // 1 to 6 s, then up to 16 and 26 s: during model loading, a
+        // translation, a write; later rounds start with work already done.
+        let delay = Duration::from_millis(1000 + rng.next() % (5000 + 10_000 * round));
         let mut child = summarize(&dir, &out, "extractive")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
