@@ -30,7 +30,9 @@ printf '{"version":"1.0","model":{"type":"WordLevel","vocab":{"a":0,"[UNK]":1},"
 for target in $TARGETS; do
   echo "== $target: cargo fuzz run -O $target -- -max_total_time=$SECONDS_PER_TARGET -rss_limit_mb=4096"
   rc=0
-  cargo fuzz run -O "$target" "corpus/$target" -- \
+  features=()
+  case $target in gguf | tokenizer_json) features=(--features models) ;; esac
+  cargo fuzz run -O "${features[@]}" "$target" "corpus/$target" -- \
     -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=4096 -print_final_stats=1 \
     >"/tmp/fuzz-$target.log" 2>&1 || rc=$?
   grep -E "^(stat::|Done|SUMMARY)|panicked|ERROR|crash-" "/tmp/fuzz-$target.log" || true

@@ -86,6 +86,10 @@ impl FolderArgs {
             (self.jobs != 1, "--jobs"),
             (!self.glob.is_empty(), "--glob"),
             (self.shard.is_some(), "--shard"),
+            (
+                self.max_bytes != tarjoman_text::DEFAULT_MAX_BYTES,
+                "--max-bytes",
+            ),
         ];
         if let Some((_, flag)) = given.iter().find(|(given, _)| *given) {
             bail!(
