@@ -30,6 +30,7 @@ enum Command {
     Translate(commands::translate::Args),
     Summarize(commands::summarize::Args),
     Models(commands::models::Args),
+    Manifest(commands::manifest::Args),
     Eval(commands::eval::Args),
     Bench(commands::bench::Args),
 }
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         Command::Translate(args) => commands::translate::run(args),
         Command::Summarize(args) => commands::summarize::run(args),
         Command::Models(args) => commands::models::run(args),
+        Command::Manifest(args) => commands::manifest::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Bench(args) => commands::bench::run(args),
     };

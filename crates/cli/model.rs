@@ -1,7 +1,7 @@
 //! Resolving `--model NAME|PATH` to loaded models: manifest names are fetched
 //! on first use (saying so on stderr), paths are loaded as they are.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use tarjoman_models::causal::{Backend, CausalLm, Family};
@@ -29,13 +29,60 @@ fn ensure(entry: &ModelEntry) -> Result<ModelPaths> {
     Ok(store().ensure(entry, &Bars::new())?)
 }
 
+/// Where a generation model's files are and how to prompt it: resolved
+/// (and fetched if needed) once, loaded as often as needed (once per
+/// worker of a batch).
+#[derive(Debug, Clone)]
+pub struct LmSource {
+    pub gguf: PathBuf,
+    pub tokenizer: Option<PathBuf>,
+    pub format: FormatSource,
+    pub name: String,
+}
+
+/// Where a model's prompt format comes from.
+#[derive(Debug, Clone)]
+pub enum FormatSource {
+    /// Named by the manifest.
+    Named(String),
+    /// A manifest model that names none: its family's default.
+    FamilyDefault,
+    /// A bare GGUF: read from its chat template.
+    ChatTemplate,
+}
+
+impl LmSource {
+    pub fn load(&self) -> Result<LoadedLm> {
+        self.load_with(Backend::Fast)
+    }
+
+    pub fn load_with(&self, backend: Backend) -> Result<LoadedLm> {
+        let lm = CausalLm::load_with(&self.gguf, self.tokenizer.as_deref(), backend)?;
+        let format = match &self.format {
+            FormatSource::Named(f) => f.clone(),
+            FormatSource::FamilyDefault => default_format(lm.info.family).to_string(),
+            FormatSource::ChatTemplate => format_for(&lm).to_string(),
+        };
+        Ok(LoadedLm {
+            lm,
+            format,
+            name: self.name.clone(),
+        })
+    }
+}
+
 /// Loads `--model` (a manifest name or a GGUF path; `None` = the default).
 pub fn load_lm(model: Option<&str>) -> Result<LoadedLm> {
-    load_lm_with(model, Backend::Fast)
+    resolve_lm(model)?.load()
 }
 
 /// [`load_lm`] with a chosen implementation (benchmarks compare them).
 pub fn load_lm_with(model: Option<&str>, backend: Backend) -> Result<LoadedLm> {
+    resolve_lm(model)?.load_with(backend)
+}
+
+/// Finds `--model`'s files, fetching a manifest model on first use.
+pub fn resolve_lm(model: Option<&str>) -> Result<LmSource> {
     let manifest = Manifest::builtin()?;
     let spec = match model {
         Some(m) => m.to_string(),
@@ -48,12 +95,10 @@ pub fn load_lm_with(model: Option<&str>, backend: Backend) -> Result<LoadedLm> {
     let path = Path::new(&spec);
     if path.extension().is_some_and(|e| e == "gguf") || path.is_file() {
         let sibling = path.with_file_name("tokenizer.json");
-        let tokenizer = sibling.is_file().then_some(sibling.as_path());
-        let lm = CausalLm::load_with(path, tokenizer, backend)?;
-        let format = format_for(&lm).to_string();
-        return Ok(LoadedLm {
-            lm,
-            format,
+        return Ok(LmSource {
+            gguf: path.to_path_buf(),
+            tokenizer: sibling.is_file().then_some(sibling),
+            format: FormatSource::ChatTemplate,
             name: spec,
         });
     }
@@ -70,15 +115,15 @@ pub fn load_lm_with(model: Option<&str>, backend: Backend) -> Result<LoadedLm> {
         .files
         .values()
         .find(|p| p.extension().is_some_and(|e| e == "gguf"))
-        .with_context(|| format!("model `{}` lists no .gguf file", entry.name))?;
-    let lm = CausalLm::load_with(gguf, paths.get("tokenizer.json"), backend)?;
-    let format = entry
-        .prompt
-        .clone()
-        .unwrap_or_else(|| default_format(lm.info.family).to_string());
-    Ok(LoadedLm {
-        lm,
-        format,
+        .with_context(|| format!("model `{}` lists no .gguf file", entry.name))?
+        .clone();
+    Ok(LmSource {
+        gguf,
+        tokenizer: paths.get("tokenizer.json").map(Path::to_path_buf),
+        format: entry
+            .prompt
+            .clone()
+            .map_or(FormatSource::FamilyDefault, FormatSource::Named),
         name: entry.name,
     })
 }
@@ -103,10 +148,15 @@ fn format_for(lm: &CausalLm) -> &'static str {
 
 /// Loads the default sentence embedder (for extractive summaries).
 pub fn load_embedder() -> Result<SentenceEmbedder> {
+    Ok(SentenceEmbedder::load(&resolve_embedder()?)?)
+}
+
+/// The default sentence embedder's folder, fetched on first use.
+pub fn resolve_embedder() -> Result<PathBuf> {
     let manifest = Manifest::builtin()?;
     let entry = manifest
         .default_model(Task::Embed)
         .context("the manifest names no embedding model")?
         .clone();
-    Ok(SentenceEmbedder::load(&ensure(&entry)?.dir)?)
+    Ok(ensure(&entry)?.dir)
 }

@@ -3,6 +3,8 @@
 
 pub mod bench;
 pub mod eval;
+pub mod manifest;
 pub mod models;
 pub mod summarize;
+pub mod summarize_dir;
 pub mod translate;

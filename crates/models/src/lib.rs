@@ -29,9 +29,9 @@ pub mod embed;
 mod error;
 pub mod gguf;
 pub mod lm;
+pub mod m2m100;
 pub mod seq2seq;
 pub mod t5;
-pub mod m2m100;
 pub mod tokenizer;
 pub mod weights;
 

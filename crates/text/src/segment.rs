@@ -390,11 +390,17 @@ fn is_iso_datetime(line: &str) -> bool {
 }
 
 /// `key: value` with a short ASCII key of at most three words.
+/// Values longer than this many words are prose, not metadata: an English
+/// paragraph may start with a label (`Abnormal laboratory findings: The
+/// C-reactive protein ...`), and summarizing it must not see an empty text.
+const KEY_VALUE_MAX_WORDS: usize = 12;
+
 fn is_key_value(line: &str) -> bool {
     let Some((key, value)) = line.split_once(':') else {
         return false;
     };
-    key.len() <= 32
+    value.split_whitespace().count() <= KEY_VALUE_MAX_WORDS
+        && key.len() <= 32
         && key.starts_with(|c: char| c.is_ascii_alphabetic())
         && key
             .chars()
@@ -566,6 +572,9 @@ mod tests {
             "The talks ended. Both sides blamed each other.",
             "12:30",
             "2025-11-08 is a date",
+            // A labelled paragraph is prose (it was metadata, so a batch
+            // summary of this TICO-19 article found no sentences).
+            "Abnormal laboratory findings: The C-reactive protein (CRP) level in blood reflects the severity of inflammation or tissue injury.",
             "this key is too long: value",
         ] {
             assert!(segment(line).iter().all(|p| p.kind != Metadata), "{line}");

@@ -1,0 +1,451 @@
+//! `tarjoman summarize DIR`: every article under a folder, on `--jobs`
+//! workers, resumable after a crash, shardable across machines.
+//!
+//! The walk, sharding, manifest, resume and atomic outputs are
+//! `tarjoman-batch`'s; this module supplies the summarizer each worker runs
+//! (its own model instances, loaded on first need) and the progress bar.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use tarjoman_batch::chunk::chunks;
+use tarjoman_batch::lang::Language;
+use tarjoman_batch::manifest::{Record, Status};
+use tarjoman_batch::walk::WalkOptions;
+use tarjoman_batch::{Article, Config, Observer, Shard, Summarized, Summarizer};
+use tarjoman_engine::generate::GenerationConfig;
+use tarjoman_engine::summarize;
+use tarjoman_engine::translate::{Event, RecordKind, TranslateOptions, Translator};
+use tarjoman_models::embed::SentenceEmbedder;
+
+use super::summarize::{Args, Method};
+use crate::model::{LmSource, LoadedLm};
+
+/// English text summarized in one go by the language model: longer text is
+/// cut into pieces of this size, each summarized, and the summaries
+/// summarized in turn. About 1,500 tokens: room for the prompt and the
+/// answer in every model's context.
+const ABSTRACTIVE_CHUNK_BYTES: usize = 6_000;
+
+/// The same for sentence embeddings: about 200 sentences a piece keeps the
+/// embeddings (and the O(n k) selection) small.
+const EXTRACTIVE_CHUNK_BYTES: usize = 20_000;
+
+/// Persian text handed to the translator at a time, so that segmenting a
+/// huge article never holds all of its pieces at once.
+const TRANSLATE_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Options that only apply to a folder.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Folder options")]
+pub struct FolderArgs {
+    /// Output folder (created if missing). Default: DIR.summaries beside DIR.
+    #[arg(short, long, value_name = "OUTDIR")]
+    pub output: Option<PathBuf>,
+
+    /// Also write the full English translation of each Persian article
+    /// (`NAME.en.txt` beside its summary).
+    #[arg(long)]
+    pub translate: bool,
+
+    /// Worker threads, each with its own model instances. The cores are
+    /// shared out: each worker's candle kernels get cores / N threads
+    /// (unless CANDLE_NUM_THREADS or RAYON_NUM_THREADS is set).
+    #[arg(short, long, default_value_t = 1, value_name = "N")]
+    pub jobs: usize,
+
+    /// Take the files whose path relative to DIR matches PATTERN (`*`
+    /// crosses folders: `*.txt` takes `a/b.txt`). Repeatable. Default:
+    /// `*.txt` and `*.md`, any case.
+    #[arg(long, value_name = "PATTERN")]
+    pub glob: Vec<String>,
+
+    /// Take only shard K of N (K counted from 0): a stable partition by a
+    /// hash of each file's path, so N machines running K = 0..N-1 (a Slurm
+    /// job array, a Kubernetes Indexed Job) share the folder without
+    /// overlap. Each writes `manifest.shard-K-of-N.jsonl`; combine them
+    /// with `tarjoman manifest merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+
+    /// Refuse inputs larger than this many bytes (without reading them).
+    #[arg(long, value_name = "BYTES", default_value_t = tarjoman_text::DEFAULT_MAX_BYTES)]
+    pub max_bytes: usize,
+}
+
+impl FolderArgs {
+    /// Folder options make no sense for one file: say so rather than ignore them.
+    pub fn refuse_for_file(&self, input: &Path) -> Result<()> {
+        let given = [
+            (self.output.is_some(), "--output"),
+            (self.translate, "--translate"),
+            (self.jobs != 1, "--jobs"),
+            (!self.glob.is_empty(), "--glob"),
+            (self.shard.is_some(), "--shard"),
+            (
+                self.max_bytes != tarjoman_text::DEFAULT_MAX_BYTES,
+                "--max-bytes",
+            ),
+        ];
+        if let Some((_, flag)) = given.iter().find(|(given, _)| *given) {
+            bail!(
+                "{flag} applies to a folder, and {} is not one",
+                input.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let dir = &args.input;
+    if args.json {
+        bail!("--json applies to one file; a folder run writes OUTDIR/manifest.jsonl");
+    }
+    if args.folder.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let (cores, threads) = share_cores(args.folder.jobs);
+    let outdir = match &args.folder.output {
+        Some(o) => o.clone(),
+        None => default_outdir(dir)?,
+    };
+    let lm = crate::model::resolve_lm(args.model.model.as_deref())?;
+    let embedder = match args.method {
+        Method::Extractive => Some(crate::model::resolve_embedder()?),
+        Method::Abstractive => None,
+    };
+    let translate_opts = args.translation.options(&args.model)?;
+    let generation = args.model.generation();
+    let chunk_bytes = match args.method {
+        Method::Abstractive => ABSTRACTIVE_CHUNK_BYTES,
+        Method::Extractive => EXTRACTIVE_CHUNK_BYTES,
+    };
+    let settings = json!({
+        "method": format!("{:?}", args.method).to_lowercase(),
+        "model": lm.name,
+        "translate": args.folder.translate,
+        "shots": translate_opts.shots,
+        "normalize": translate_opts.normalize.is_some(),
+        "temperature": generation.temperature,
+        "top_p": generation.top_p,
+        "seed": generation.seed,
+        "repeat_penalty": generation.repeat_penalty,
+        "chunk_bytes": chunk_bytes,
+    });
+    let config = Config {
+        input_dir: dir.clone(),
+        output_dir: outdir.clone(),
+        walk: WalkOptions {
+            patterns: args.folder.glob.clone(),
+            exclude: Vec::new(),
+        },
+        shard: args.folder.shard.unwrap_or(Shard::ALL),
+        jobs: args.folder.jobs,
+        model: lm.name.clone(),
+        settings,
+        write_translation: args.folder.translate,
+        max_bytes: args.folder.max_bytes,
+    };
+    let shared = Shared {
+        lm,
+        embedder,
+        method: args.method,
+        translate: translate_opts,
+        generation,
+        chunk_bytes,
+    };
+    eprintln!(
+        "summarizing {} into {} ({}, {} worker{} x {threads} thread{} on {cores} cores{})",
+        dir.display(),
+        outdir.display(),
+        config.settings["method"].as_str().unwrap_or_default(),
+        config.jobs,
+        if config.jobs == 1 { "" } else { "s" },
+        if threads == 1 { "" } else { "s" },
+        if config.shard.is_all() {
+            String::new()
+        } else {
+            format!(", shard {}", config.shard)
+        },
+    );
+    let started = Instant::now();
+    let observer = Bar::new();
+    let report = tarjoman_batch::run(&config, |_| shared.worker(), &observer)?;
+    observer.bar.finish_and_clear();
+    eprintln!(
+        "{} ok, {} failed, {} skipped ({} already done, {} not read) of {} in {:.1} s; manifest {}",
+        report.ok,
+        report.failed,
+        report.already_done + report.skipped,
+        report.already_done,
+        report.skipped,
+        report.total,
+        started.elapsed().as_secs_f64(),
+        report.manifest.display(),
+    );
+    Ok(if report.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `DIR.summaries` beside DIR.
+fn default_outdir(dir: &Path) -> Result<PathBuf> {
+    let real = dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    match (real.parent(), real.file_name()) {
+        (Some(parent), Some(name)) => {
+            let mut name = name.to_os_string();
+            name.push(".summaries");
+            Ok(parent.join(name))
+        }
+        _ => bail!("{}: give an output folder with -o OUTDIR", dir.display()),
+    }
+}
+
+/// Gives each of `jobs` workers `cores / jobs` threads for candle's CPU
+/// kernels, so `jobs` workers never run more threads than there are cores.
+/// candle sizes its matmul thread pools from CANDLE_NUM_THREADS, else
+/// RAYON_NUM_THREADS, else the physical cores (`candle_core::utils`), once,
+/// on first use; so this runs before any model is loaded, while the process
+/// has one thread. A user's own setting wins. Returns (cores, threads).
+fn share_cores(jobs: usize) -> (usize, usize) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / jobs).max(1);
+    let user_set = ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if user_set {
+        return (cores, candle_core_threads());
+    }
+    if jobs > cores {
+        eprintln!("warning: {jobs} workers on {cores} cores: they will compete for the cores");
+    }
+    for var in ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"] {
+        std::env::set_var(var, threads.to_string());
+    }
+    (cores, threads)
+}
+
+/// The thread count candle will use, as it reads the environment.
+fn candle_core_threads() -> usize {
+    ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.parse().ok())
+        .unwrap_or(1)
+}
+
+/// What every worker shares: where the models are and the settings.
+struct Shared {
+    lm: LmSource,
+    embedder: Option<PathBuf>,
+    method: Method,
+    translate: TranslateOptions,
+    generation: GenerationConfig,
+    chunk_bytes: usize,
+}
+
+impl Shared {
+    fn worker(&self) -> Worker<'_> {
+        Worker {
+            shared: self,
+            lm: None,
+            embedder: None,
+        }
+    }
+}
+
+/// One worker's models, loaded when first needed (an English-only,
+/// extractive batch never loads the language model).
+struct Worker<'a> {
+    shared: &'a Shared,
+    lm: Option<LoadedLm>,
+    embedder: Option<SentenceEmbedder>,
+}
+
+impl Summarizer for Worker<'_> {
+    fn summarize(&mut self, article: &Article<'_>) -> std::result::Result<Summarized, String> {
+        self.summarize_article(article)
+            .map_err(|e| format!("{e:#}"))
+    }
+}
+
+impl Worker<'_> {
+    fn lm(&mut self) -> Result<&mut LoadedLm> {
+        if self.lm.is_none() {
+            self.lm = Some(self.shared.lm.load()?);
+        }
+        self.lm.as_mut().context("language model not loaded")
+    }
+
+    fn embedder(&mut self) -> Result<&SentenceEmbedder> {
+        if self.embedder.is_none() {
+            let dir = self
+                .shared
+                .embedder
+                .as_deref()
+                .context("no sentence embedder for extractive summaries")?;
+            self.embedder = Some(SentenceEmbedder::load(dir)?);
+        }
+        self.embedder
+            .as_ref()
+            .context("sentence embedder not loaded")
+    }
+
+    fn summarize_article(&mut self, article: &Article<'_>) -> Result<Summarized> {
+        let start = Instant::now();
+        let (translation, prose) = match article.language {
+            Language::Persian => {
+                let (full, prose) = self.translate(article.text)?;
+                (Some(full), Some(prose))
+            }
+            _ => (None, None),
+        };
+        let translate_ms = start.elapsed().as_millis() as u64;
+        let english = prose.as_deref().unwrap_or(article.text);
+        let start = Instant::now();
+        let (summary, chunks) = self.reduce(english)?;
+        Ok(Summarized {
+            summary,
+            translation,
+            translate_ms,
+            summarize_ms: start.elapsed().as_millis() as u64,
+            chunks,
+        })
+    }
+
+    /// Translates a Persian article: (the full translation with metadata and
+    /// layout, the prose alone to summarize).
+    fn translate(&mut self, text: &str) -> Result<(String, String)> {
+        let opts = self.shared.translate.clone();
+        let loaded = self.lm()?;
+        let mut translator = Translator::new(&mut loaded.lm, &loaded.format, opts)?;
+        let mut full = String::new();
+        let mut prose = String::new();
+        for chunk in chunks(text, TRANSLATE_CHUNK_BYTES) {
+            translator.translate_document(chunk, |event| -> Result<()> {
+                match event {
+                    Event::Verbatim(s) => {
+                        full.push_str(s);
+                        prose.push_str(s);
+                    }
+                    // Metadata (`date 2025-11-08`) is not prose to summarize.
+                    Event::Record(r) if r.kind == RecordKind::Metadata => {
+                        full.push_str(&r.translation)
+                    }
+                    Event::Record(r) => {
+                        full.push_str(&r.translation);
+                        prose.push_str(&r.translation);
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok((full, prose))
+    }
+
+    /// Summarizes `english`; text longer than a chunk is summarized chunk
+    /// by chunk and the joined summaries again, until one chunk remains.
+    /// Returns the summary and the number of chunks of the first round.
+    fn reduce(&mut self, english: &str) -> Result<(Vec<String>, usize)> {
+        let max = self.shared.chunk_bytes;
+        let mut current = english.to_string();
+        let mut first_round = None;
+        loop {
+            let pieces: Vec<String> = chunks(&current, max)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            first_round.get_or_insert(pieces.len().max(1));
+            if pieces.len() <= 1 {
+                let summary = self.summarize_once(&current)?;
+                return Ok((summary, first_round.unwrap_or(1)));
+            }
+            let mut next = String::new();
+            for piece in &pieces {
+                // A piece without a sentence (only metadata or spaces) adds nothing.
+                if tarjoman_text::sentences(piece).next().is_none() {
+                    continue;
+                }
+                for sentence in self.summarize_once(piece)? {
+                    next.push_str(&sentence);
+                    next.push('\n');
+                }
+            }
+            if next.len() >= current.len() {
+                bail!(
+                    "cannot shorten the text by summarizing its {} pieces (no sentence breaks?)",
+                    pieces.len()
+                );
+            }
+            current = next;
+        }
+    }
+
+    fn summarize_once(&mut self, english: &str) -> Result<Vec<String>> {
+        let summary = match self.shared.method {
+            Method::Abstractive => {
+                let generation = self.shared.generation.clone();
+                let loaded = self.lm()?;
+                summarize::abstractive(&mut loaded.lm, &loaded.format, english, &generation)?
+            }
+            Method::Extractive => summarize::extractive(self.embedder()?, english)?,
+        };
+        Ok(summary.sentences)
+    }
+}
+
+/// The progress bar (count, rate, ETA) on stderr; failures are also
+/// printed as lines, so logs of non-interactive runs list them.
+struct Bar {
+    bar: ProgressBar,
+}
+
+impl Bar {
+    fn new() -> Self {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "[{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} {per_sec} ETA {eta} {wide_msg}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(Duration::from_millis(500));
+        Self { bar }
+    }
+}
+
+impl Observer for Bar {
+    fn planned(&self, total: usize) {
+        self.bar.set_length(total as u64);
+    }
+
+    fn finished(&self, record: &Record, _already_done: bool) {
+        if record.status != Status::Ok {
+            let status = if record.status == Status::Failed {
+                "failed"
+            } else {
+                "skipped"
+            };
+            self.bar.suspend(|| {
+                eprintln!(
+                    "{status}: {}: {}",
+                    record.path,
+                    record.error.as_deref().unwrap_or("")
+                )
+            });
+        }
+        self.bar.set_message(record.path.clone());
+        self.bar.inc(1);
+    }
+
+    fn note(&self, message: &str) {
+        self.bar.suspend(|| eprintln!("{message}"));
+    }
+}
