@@ -6,7 +6,9 @@ Writes, under crates/eval/tests/fixtures/:
 - hyps/*.txt.gz: synthetic hypothesis sets for the TICO-19 English test
   references (made once with fixed seeds; kept if present, so that a set added
   by hand, e.g. a real model's output as hyps/<name>.txt or .txt.gz, is scored
-  as is). Every file in hyps/ is scored, plus the reference itself.
+  as is). Every file in hyps/ is scored, plus the reference itself; a set
+  with fewer lines than the reference (a model's output on the first 300
+  lines, the development subset) is scored against that many lines.
 - refs/ref2.txt.gz: a synthetic second reference for the 2-reference case.
 - io/*.txt: small files with CRLF, no final newline, blank lines, a BOM.
 - golden.json: corpus BLEU/chrF/chrF++/TER with signatures and statistics
@@ -363,14 +365,19 @@ def main():
     ref_sets = [[args.ref], [args.ref, ref2_path]]
     for name, hyp_path in hyp_sets:
         hyps = read(hyp_path)
+        # A real model's output may cover only the first lines (the 300-line
+        # development subset): it is scored against as many reference lines.
+        n_lines = len(hyps)
         for ref_paths in ref_sets:
             refs = [ref_lines] if len(ref_paths) == 1 else [ref_lines, ref2_lines]
+            refs = [r[:n_lines] for r in refs]
             configs = DEFAULTS + (VARIANTS if name == "mtlike" and len(ref_paths) == 1 else [])
             for kind, config in configs:
                 print(f"{name} x{len(refs)} {kind} {config}", file=sys.stderr)
                 out["corpus"].append(dict(
                     set=name, hyp=rel(hyp_path), refs=[rel(p) for p in ref_paths],
-                    metric=kind, config=config, result=corpus(kind, config, hyps, refs)))
+                    lines=n_lines, metric=kind, config=config,
+                    result=corpus(kind, config, hyps, refs)))
             sentence_configs = SENTENCE_DEFAULTS + (VARIANTS if name == "mtlike" and len(ref_paths) == 1 else [])
             for kind, config in sentence_configs:
                 n = N_SENTENCES if len(ref_paths) == 1 else 10

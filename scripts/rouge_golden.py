@@ -15,6 +15,8 @@ It writes:
   hyp.dropped     about a fifth of the words dropped, some words inflected
                   (-s/-ed/-ing) so that stemming matters
   hyp.noisy       case changes, punctuation, empty lines, Persian lines
+It also scores (without rewriting) ../hyps/qwen25coder-plain-first300.txt, a
+real model's translation of the same 300 lines.
   stems.tsv       every word of the full TICO-19 test.en and its NLTK stem
   golden.tsv      rouge-score's scores for each hypothesis file, with and
                   without stemming, per line and as a mean; a two-reference
@@ -44,6 +46,9 @@ TYPES = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
 LINES = 300
 # Multi-sentence ROUGE-Lsum documents: groups of this many lines joined by \n.
 DOC_LINES = 3
+# Qwen2.5-Coder-1.5B-Instruct's translation of the first 300 lines, made with
+# `tarjoman eval run --shots 0 --limit 300` (see crates/eval/tests/fixtures/hyps).
+REAL_SET = "qwen25coder-plain-first300"
 
 
 def shuffled(lines, rng):
@@ -130,6 +135,12 @@ def main():
         "noisy": noisy(refs, src, rng),
     }
 
+    # A real model's output on the same 300 lines, shared with the sacreBLEU
+    # goldens (scripts/eval_golden.py); scored as it is, not written here.
+    real = {REAL_SET: (OUT.parent / "hyps" / f"{REAL_SET}.txt").read_text(encoding="utf-8").splitlines()}
+    if len(real[REAL_SET]) != LINES:
+        sys.exit(f"{REAL_SET}: expected {LINES} lines")
+
     OUT.mkdir(parents=True, exist_ok=True)
     write_lines(OUT / "ref.en", refs)
     write_lines(OUT / "src.fa", src)
@@ -150,7 +161,7 @@ def main():
     for stem in (False, True):
         key = "stem" if stem else "nostem"
         scorer = rouge_scorer.RougeScorer(TYPES, use_stemmer=stem)
-        for name, lines in variants.items():
+        for name, lines in {**variants, **real}.items():
             table += rows(name, key, [scorer.score(r, h) for r, h in zip(refs, lines)])
         # Two references per line, the true one and the shuffled variant,
         # for the dropped variant (score_multi keeps the best F1 per type).

@@ -82,6 +82,9 @@ fn json_output_has_one_record_per_sentence_with_all_fields() {
             span[1].as_u64().unwrap() as usize,
         );
         assert_eq!(&input[a..b], v["source"].as_str().unwrap());
+        // Retry is on by default: a sentence still flagged was retried first.
+        let warned = !v["warnings"].as_array().unwrap().is_empty();
+        assert!(!warned || v["retried"] == true, "flagged but not retried: {line}");
         lines_seen.insert(v["line"].as_u64().unwrap());
         count += 1;
     }

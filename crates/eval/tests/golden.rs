@@ -21,6 +21,11 @@ use tarjoman_eval::{
 
 const TOLERANCE: f64 = 1e-9;
 
+/// The hypothesis set made by a real model: Qwen2.5-Coder-1.5B-Instruct,
+/// plain prompt, on the first 300 TICO-19 lines (`tarjoman eval run --shots 0
+/// --limit 300`).
+const REAL_SET: &str = "qwen25coder-plain-first300";
+
 #[derive(Deserialize)]
 struct Golden {
     header: Header,
@@ -43,6 +48,8 @@ struct CorpusEntry {
     set: String,
     hyp: String,
     refs: Vec<String>,
+    /// Lines scored: the first `lines` of each reference.
+    lines: usize,
     metric: String,
     config: Value,
     result: Value,
@@ -374,7 +381,12 @@ fn corpus_scores_match_sacrebleu() {
     let mut sets = std::collections::BTreeSet::new();
     for entry in &g.corpus {
         let hyps = files.get(&entry.hyp).to_vec();
-        let refs: Vec<Vec<String>> = entry.refs.iter().map(|r| files.get(r).to_vec()).collect();
+        let refs: Vec<Vec<String>> = entry
+            .refs
+            .iter()
+            .map(|r| files.get(r)[..entry.lines].to_vec())
+            .collect();
+        assert_eq!(hyps.len(), entry.lines, "{}", entry.hyp);
         let metric = Configured::new(&entry.metric, &entry.config);
         let what = format!(
             "{} x{} {} {}",
@@ -386,8 +398,9 @@ fn corpus_scores_match_sacrebleu() {
         report.score(&what, &metric.corpus(&hyps, &refs), &entry.result);
         sets.insert(entry.set.as_str());
     }
-    // The reference itself, shuffled, word-dropped and MT-like sets at least.
-    for set in ["reference", "shuffled", "dropped", "mtlike"] {
+    // The reference itself, shuffled, word-dropped, MT-like and a real
+    // model's output at least.
+    for set in ["reference", "shuffled", "dropped", "mtlike", REAL_SET] {
         assert!(sets.contains(set), "no golden values for {set}");
     }
     assert!(

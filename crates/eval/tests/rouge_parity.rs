@@ -10,6 +10,10 @@ use tarjoman_eval::rouge::{Rouge, RougeScores, RougeType};
 
 const TOLERANCE: f64 = 1e-4;
 
+/// A real model's output on the same 300 lines (Qwen2.5-Coder-1.5B-Instruct,
+/// plain prompt), kept with the sacreBLEU goldens.
+const REAL_SET: &str = "qwen25coder-plain-first300";
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/rouge")
@@ -104,8 +108,12 @@ fn single_reference_files_match_rouge_score() {
     let refs = lines("ref.en");
     for stem in [false, true] {
         let rouge = Rouge::new(stem);
-        for case in ["shuffled", "dropped", "noisy"] {
-            let hyps = lines(&format!("hyp.{case}"));
+        for case in ["shuffled", "dropped", "noisy", REAL_SET] {
+            let hyps = if case == REAL_SET {
+                lines(&format!("../hyps/{REAL_SET}.txt"))
+            } else {
+                lines(&format!("hyp.{case}"))
+            };
             let corpus = rouge
                 .corpus(&hyps, std::slice::from_ref(&refs))
                 .expect("corpus");
