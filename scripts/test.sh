@@ -17,4 +17,9 @@ cargo build --release --locked
 for model in smollm2-135m-instruct all-minilm-l6-v2 gemma-3-270m qwen2.5-coder-1.5b-instruct; do
   target/release/tarjoman models pull "$model"
 done
+# Tests run several models at once (parallel test threads, CLI
+# subprocesses): one kernel thread per model keeps both cores busy without
+# candle's spin-waiting thread pools fighting over them (which made runs
+# several times slower).
+export CANDLE_NUM_THREADS=1 RAYON_NUM_THREADS=1
 cargo test --workspace --release --locked
