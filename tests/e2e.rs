@@ -84,7 +84,10 @@ fn json_output_has_one_record_per_sentence_with_all_fields() {
         assert_eq!(&input[a..b], v["source"].as_str().unwrap());
         // Retry is on by default: a sentence still flagged was retried first.
         let warned = !v["warnings"].as_array().unwrap().is_empty();
-        assert!(!warned || v["retried"] == true, "flagged but not retried: {line}");
+        assert!(
+            !warned || v["retried"] == true,
+            "flagged but not retried: {line}"
+        );
         lines_seen.insert(v["line"].as_u64().unwrap());
         count += 1;
     }
