@@ -401,12 +401,7 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
             }
             Ok(())
         })?;
-        totals.sentences += stats.sentences;
-        totals.prompt_tokens += stats.prompt_tokens;
-        totals.prefilled_tokens += stats.prefilled_tokens;
-        totals.output_tokens += stats.output_tokens;
-        totals.prefill_ms += stats.prefill_ms;
-        totals.decode_ms += stats.decode_ms;
+        totals.merge(&stats);
         hyps.push(pieces.join(" "));
         bar.inc(1);
         // Logs of non-interactive runs get a line now and then instead.

@@ -115,6 +115,20 @@ pub struct DocumentStats {
     pub total_ms: u64,
 }
 
+impl DocumentStats {
+    /// Adds another document's numbers (e.g. one line of a test set).
+    pub fn merge(&mut self, other: &DocumentStats) {
+        self.sentences += other.sentences;
+        self.prompt_tokens += other.prompt_tokens;
+        self.prefilled_tokens += other.prefilled_tokens;
+        self.source_tokens += other.source_tokens;
+        self.output_tokens += other.output_tokens;
+        self.prefill_ms += other.prefill_ms;
+        self.decode_ms += other.decode_ms;
+        self.total_ms += other.total_ms;
+    }
+}
+
 pub struct Translator<'m> {
     lm: &'m mut CausalLm,
     format: Format,

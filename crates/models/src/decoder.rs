@@ -332,10 +332,22 @@ impl DecoderLm {
         if self.cfg.arch == Arch::Gemma3 {
             x = (x * (self.cfg.hidden as f64).sqrt())?;
         }
+        // One mask per forward for global layers and one for windowed
+        // layers, shared by every layer of its kind.
+        let global_mask = mask(seq, index_pos, None)?;
+        let window = self.layers.iter().find_map(|l| l.window);
+        let window_mask = match window {
+            Some(w) => mask(seq, index_pos, Some(w))?,
+            None => None,
+        };
         for (i, layer) in self.layers.iter().enumerate() {
             let residual = &x;
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, self.cfg.eps as f32)?;
-            let h = self.attention(layer, &self.cache[i], &h, index_pos)?;
+            let layer_mask = match layer.window {
+                Some(_) => window_mask.as_ref(),
+                None => global_mask.as_ref(),
+            };
+            let h = self.attention(layer, &self.cache[i], &h, index_pos, layer_mask)?;
             let h = match &layer.post_norms {
                 Some((post_attn, _)) => {
                     candle_nn::ops::rms_norm(&h, post_attn, self.cfg.eps as f32)?
@@ -409,6 +421,7 @@ impl DecoderLm {
         cache: &KvCache,
         x: &Tensor,
         index_pos: usize,
+        mask: Option<&Tensor>,
     ) -> candle_core::Result<Tensor> {
         let cfg = &self.cfg;
         let seq = x.dim(0)?;
@@ -454,10 +467,10 @@ impl DecoderLm {
         let q = q.reshape((cfg.n_kv_head, group * seq, cfg.head_dim))?;
         let scale = 1.0 / (cfg.head_dim as f64).sqrt();
         let att = (q.matmul(&keys.t()?)? * scale)?;
-        let att = match mask(seq, index_pos, layer.window)? {
+        let att = match mask {
             Some(mask) => att
                 .reshape((cfg.n_kv_head, group, seq, total))?
-                .broadcast_add(&mask)?
+                .broadcast_add(mask)?
                 .reshape((cfg.n_kv_head, group * seq, total))?,
             None => att,
         };
