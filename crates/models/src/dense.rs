@@ -2,10 +2,16 @@
 //! qwen3, llama) through candle-transformers' full-precision
 //! implementations.
 //!
-//! Batches: candle-transformers' decoder-only models take no padding mask,
-//! so [`DenseLm::forward_batch`] stacks inputs of equal length into one
-//! batch and runs each distinct length separately; rows are never padded,
-//! and each row equals its single-input result.
+//! Batches: [`DenseLm::forward_batch`] pads inputs on the right to one
+//! `[batch, width]` tensor. candle-transformers' decoder-only models take no
+//! padding mask, but they need none here: attention is causal, so a row's
+//! real tokens never see the padding after them. What they do not give is
+//! the logits of every position, only the last; so the batch is prefilled
+//! up to the shortest row's length in one pass, and the remaining columns
+//! are fed one position at a time through the KV cache, each row's logits
+//! taken at its own last real token. Each row equals its single-input
+//! result (within float rounding; tested against transformers' padded
+//! batch).
 
 use std::path::{Path, PathBuf};
 
@@ -109,29 +115,45 @@ impl DenseLm {
         Ok(self.run(&input, index_pos)?.squeeze(0)?)
     }
 
-    /// Last-position logits for each input, computed in batches of equal
-    /// length (see the module docs); each is a fresh sequence.
+    /// Last-position logits for each input, computed as one right-padded
+    /// batch (see the module docs); each is a fresh sequence.
     pub fn forward_batch(&mut self, inputs: &[&[u32]]) -> Result<Vec<Tensor>> {
+        let (Some(shortest), Some(width)) = (
+            inputs.iter().map(|i| i.len()).min(),
+            inputs.iter().map(|i| i.len()).max(),
+        ) else {
+            return Ok(Vec::new());
+        };
+        if shortest == 0 {
+            return Err(Error::EmptyInput);
+        }
+        let pad = self.config.pad_id.unwrap_or(0);
+        let padded = inputs
+            .iter()
+            .map(|i| {
+                let mut ids = i.to_vec();
+                ids.resize(width, pad);
+                Tensor::new(ids, &self.device)
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let batch = Tensor::stack(&padded, 0)?;
         let mut out: Vec<Option<Tensor>> = vec![None; inputs.len()];
-        let mut lengths: Vec<usize> = inputs.iter().map(|i| i.len()).collect();
-        lengths.sort_unstable();
-        lengths.dedup();
-        for len in lengths {
-            let rows: Vec<usize> = (0..inputs.len())
-                .filter(|&r| inputs.get(r).map(|i| i.len()) == Some(len))
-                .collect();
-            let stacked = rows
-                .iter()
-                .filter_map(|&r| inputs.get(r))
-                .map(|i| Tensor::new(*i, &self.device))
-                .collect::<candle_core::Result<Vec<_>>>()?;
-            let batch = Tensor::stack(&stacked, 0)?;
-            let logits = self.run(&batch, 0)?;
-            for (k, &r) in rows.iter().enumerate() {
-                if let Some(slot) = out.get_mut(r) {
-                    *slot = Some(logits.get(k)?);
+        // `logits` are each row's at position `end - 1`.
+        let mut take = |logits: &Tensor, end: usize| -> Result<()> {
+            for (r, input) in inputs.iter().enumerate() {
+                if input.len() == end {
+                    if let Some(slot) = out.get_mut(r) {
+                        *slot = Some(logits.get(r)?);
+                    }
                 }
             }
+            Ok(())
+        };
+        let logits = self.run(&batch.narrow(1, 0, shortest)?, 0)?;
+        take(&logits, shortest)?;
+        for pos in shortest..width {
+            let logits = self.run(&batch.narrow(1, pos, 1)?, pos)?;
+            take(&logits, pos + 1)?;
         }
         out.into_iter()
             .map(|t| t.ok_or(Error::EmptyInput))

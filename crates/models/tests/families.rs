@@ -168,6 +168,10 @@ fn check_decoder_family(name: &str) {
     // Each row of the (padded, in transformers) batch equals the reference
     // row at its last real token and our single-input result.
     let rows = r.rows("batch");
+    assert!(
+        rows.iter().any(|row| row.len() != rows[0].len()),
+        "{name}: the batch fixture must have rows of different lengths"
+    );
     let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
     let batch = lm.forward_batch(&refs).unwrap();
     for (i, row) in rows.iter().enumerate() {
