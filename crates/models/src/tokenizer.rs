@@ -45,7 +45,14 @@ use crate::{Error, Result};
 
 /// Loads a `tokenizer.json` file.
 pub fn from_file(path: &Path) -> Result<Tokenizer> {
-    Tokenizer::from_file(path).map_err(|source| Error::Tokenizer {
+    // tokenizers 0.23 panics on some malformed files instead of returning
+    // an error (its decoder deserializer calls `expect("Helper")` when
+    // "decoder" is neither null nor an object); found by the tokenizer_json
+    // fuzz target. Such a file is an error naming it, like any other.
+    let loaded = std::panic::catch_unwind(|| Tokenizer::from_file(path)).unwrap_or_else(|_| {
+        Err("the tokenizers library could not parse it (it panicked); the file is malformed".into())
+    });
+    loaded.map_err(|source| Error::Tokenizer {
         path: path.to_path_buf(),
         source,
     })
@@ -398,4 +405,28 @@ pub fn encode(tokenizer: &Tokenizer, text: &str) -> Result<Vec<u32>> {
 /// Decodes ids to text, skipping special tokens.
 pub fn decode(tokenizer: &Tokenizer, ids: &[u32]) -> Result<String> {
     tokenizer.decode(ids, true).map_err(Error::Tokenize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tokenizer_json fuzz target's first crash: tokenizers panics on a
+    /// string where the decoder object should be.
+    #[test]
+    fn a_malformed_tokenizer_json_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, text) in [
+            "{\n  \"decoder\": \"1.0b,\n  \"truncation\":O{\"directio",
+            r#"{"decoder": "ByteLevel", "model": {"type": "WordLevel", "vocab": {}, "unk_token": "x"}}"#,
+        ]
+        .iter()
+        .enumerate()
+        {
+            let path = dir.path().join(format!("tokenizer-{i}.json"));
+            std::fs::write(&path, text).unwrap();
+            let err = from_file(&path).unwrap_err();
+            assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+        }
+    }
 }
