@@ -1,11 +1,18 @@
 //! Resolving `--model NAME|PATH` to loaded models: manifest names are fetched
-//! on first use (saying so on stderr), paths are loaded as they are.
+//! on first use (saying so on stderr), paths are loaded as they are. A
+//! directory is an encoder-decoder checkpoint (Marian / OPUS-MT, M2M100 /
+//! NLLB, T5 / MADLAD-400) that translates without a prompt.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use tarjoman_engine::translate::{
+    translate_document_seq2seq, DocumentStats, Event, TranslateOptions, Translator,
+};
 use tarjoman_models::causal::{Backend, CausalLm, Family};
+use tarjoman_models::config;
 use tarjoman_models::embed::SentenceEmbedder;
+use tarjoman_models::seq2seq::Seq2SeqLm;
 use tarjoman_registry::{Manifest, ModelEntry, ModelPaths, Store, Task};
 
 use crate::progress::Bars;
@@ -144,6 +151,124 @@ fn format_for(lm: &CausalLm) -> &'static str {
         Some(_) => default_format(lm.info.family),
         None => "fewshot",
     }
+}
+
+/// A model that translates: a prompted decoder-only model, or an
+/// encoder-decoder translation model from a local directory.
+pub enum TranslationModel {
+    Prompted(LoadedLm),
+    Seq2Seq(LoadedSeq2Seq),
+}
+
+/// An encoder-decoder model with what its source needs in front.
+pub struct LoadedSeq2Seq {
+    pub lm: Seq2SeqLm,
+    /// MADLAD-400 (T5) is told the target language: `<2en> `.
+    pub target_prefix: Option<String>,
+    pub name: String,
+}
+
+impl TranslationModel {
+    pub fn name(&self) -> &str {
+        match self {
+            TranslationModel::Prompted(m) => &m.name,
+            TranslationModel::Seq2Seq(m) => &m.name,
+        }
+    }
+
+    /// The prompt format (`None`: an encoder-decoder model, no prompt).
+    pub fn prompt_format(&self) -> Option<&str> {
+        match self {
+            TranslationModel::Prompted(m) => Some(&m.format),
+            TranslationModel::Seq2Seq(_) => None,
+        }
+    }
+
+    /// A translator with `opts`, ready for one document after another.
+    pub fn translator(&mut self, opts: TranslateOptions) -> Result<DocumentTranslator<'_>> {
+        Ok(match self {
+            TranslationModel::Prompted(m) => {
+                DocumentTranslator::Prompted(Box::new(Translator::new(&mut m.lm, &m.format, opts)?))
+            }
+            TranslationModel::Seq2Seq(m) => DocumentTranslator::Seq2Seq { model: m, opts },
+        })
+    }
+}
+
+/// [`TranslationModel::translator`]: either kind behind one
+/// `translate_document`.
+pub enum DocumentTranslator<'m> {
+    Prompted(Box<Translator<'m>>),
+    Seq2Seq {
+        model: &'m mut LoadedSeq2Seq,
+        opts: TranslateOptions,
+    },
+}
+
+impl DocumentTranslator<'_> {
+    /// Translates `text`, handing `sink` each piece of output in order.
+    pub fn translate_document(
+        &mut self,
+        text: &str,
+        sink: impl FnMut(Event<'_>) -> Result<()>,
+    ) -> Result<DocumentStats> {
+        match self {
+            DocumentTranslator::Prompted(t) => t.translate_document(text, sink),
+            DocumentTranslator::Seq2Seq { model, opts } => translate_document_seq2seq(
+                &mut model.lm,
+                text,
+                opts,
+                model.target_prefix.as_deref(),
+                sink,
+            ),
+        }
+    }
+}
+
+/// Loads `--model` for translation: a directory holding an encoder-decoder
+/// checkpoint, else as [`load_lm`].
+pub fn load_translation_model(model: Option<&str>) -> Result<TranslationModel> {
+    match model.map(Path::new) {
+        Some(dir) if dir.is_dir() => Ok(TranslationModel::Seq2Seq(load_seq2seq_dir(dir)?)),
+        _ => Ok(TranslationModel::Prompted(load_lm(model)?)),
+    }
+}
+
+/// An encoder-decoder checkpoint directory: `config.json`, safetensors
+/// weights and `tokenizer.json`.
+fn load_seq2seq_dir(dir: &Path) -> Result<LoadedSeq2Seq> {
+    let config_path = dir.join("config.json");
+    if !config_path.is_file() {
+        bail!(
+            "{}: not found; a model directory needs config.json, model.safetensors and \
+             tokenizer.json (an OPUS-MT, NLLB / M2M100 or MADLAD-400 checkpoint)",
+            config_path.display()
+        );
+    }
+    let config = config::read(&config_path)?;
+    if !config.family.is_seq2seq() {
+        bail!(
+            "{}: {} is a decoder-only model; translate runs those from a GGUF file (a path \
+             ending in .gguf or a name from `tarjoman models list`), and directories only for \
+             encoder-decoder models (marian, m2m_100, t5)",
+            config_path.display(),
+            config.family.name()
+        );
+    }
+    let tokenizer = dir.join("tokenizer.json");
+    if !tokenizer.is_file() {
+        bail!(
+            "{}: not found; an encoder-decoder model directory needs its tokenizer.json",
+            tokenizer.display()
+        );
+    }
+    let lm = Seq2SeqLm::load(dir).with_context(|| format!("cannot load {}", dir.display()))?;
+    let target_prefix = (config.family == config::Family::T5).then(|| "<2en> ".to_string());
+    Ok(LoadedSeq2Seq {
+        lm,
+        target_prefix,
+        name: dir.display().to_string(),
+    })
 }
 
 /// Loads the default sentence embedder (for extractive summaries).

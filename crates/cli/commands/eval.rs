@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::builder::TypedValueParser as _;
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Map, Value};
-use tarjoman_engine::translate::{DocumentStats, Event, Translator};
+use tarjoman_engine::translate::{DocumentStats, Event};
 use tarjoman_eval::bootstrap::BootstrapConfig;
 use tarjoman_eval::report::{Report, ReportOptions, SystemOutput};
 use tarjoman_eval::rouge::{Rouge, RougeType};
@@ -362,10 +362,10 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
     if sources.is_empty() {
         bail!("{}: no lines to translate", args.src.display());
     }
-    let mut loaded = crate::model::load_lm(args.model.model.as_deref())?;
+    let mut loaded = crate::model::load_translation_model(args.model.model.as_deref())?;
     let opts = args.translation.options(&args.model)?;
     let settings = json!({
-        "prompt_format": loaded.format,
+        "prompt_format": loaded.prompt_format(),
         "shots": opts.shots,
         "normalize": opts.normalize.is_some(),
         "decoding": if opts.generation.temperature.is_some() { "sampling" } else { "greedy" },
@@ -382,9 +382,9 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         "translating {} lines of {} with {}",
         sources.len(),
         args.src.display(),
-        loaded.name
+        loaded.name()
     );
-    let mut translator = Translator::new(&mut loaded.lm, &loaded.format, opts)?;
+    let mut translator = loaded.translator(opts)?;
     let bar = line_bar(sources.len() as u64);
     let started = Instant::now();
     let mut hyps = Vec::with_capacity(sources.len());
@@ -420,7 +420,7 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
     let per_sec = |tokens: usize, ms: u64| (ms > 0).then(|| tokens as f64 * 1000.0 / ms as f64);
     let record = json!({
         "tarjoman": env!("CARGO_PKG_VERSION"),
-        "model": loaded.name,
+        "model": loaded.name(),
         "src": args.src.display().to_string(),
         "refs": args.refs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "lines": sources.len(),
@@ -467,7 +467,7 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
             wall / sources.len() as f64,
             per_sec(totals.prefilled_tokens, totals.prefill_ms).unwrap_or(0.0),
             per_sec(totals.output_tokens, totals.decode_ms).unwrap_or(0.0),
-            loaded.name,
+            loaded.name(),
         )?;
     }
     out.flush()?;

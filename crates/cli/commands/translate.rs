@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use tarjoman_engine::generate::GenerationConfig;
 use tarjoman_engine::guard::Glossary;
-use tarjoman_engine::translate::{Event, TranslateOptions, Translator};
+use tarjoman_engine::translate::{Event, TranslateOptions};
 use tarjoman_text::normalize::NormalizeOptions;
 
 use crate::input::{read_document, require_persian, AtomicOutput};
@@ -25,6 +25,8 @@ use crate::input::{read_document, require_persian, AtomicOutput};
 ///   tarjoman translate article.fa.txt -o article.en.txt
 ///
 ///   cat article.fa.txt | tarjoman translate - --json | jq .translation
+///
+///   tarjoman translate article.fa.txt -m ~/models/nllb-200-distilled-600M
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -96,7 +98,12 @@ impl TranslationArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
     /// A model name from `tarjoman models list`, or a path to a GGUF file.
-    /// Default: the manifest's default model.
+    /// Default: the manifest's default model. `translate` and `eval run` also
+    /// take a directory with an encoder-decoder translation model
+    /// (config.json, model.safetensors, tokenizer.json): OPUS-MT (Marian),
+    /// NLLB-200 / M2M100 (Persian `pes_Arab` or `__fa__` to English) or
+    /// MADLAD-400 (T5, given `<2en>`); it translates each sentence directly,
+    /// without prompts, so --shots, --glossary and retries do not apply.
     #[arg(short, long, value_name = "NAME|PATH")]
     pub model: Option<String>,
 
@@ -137,10 +144,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .as_deref()
         .map(AtomicOutput::create)
         .transpose()?;
-    let mut loaded = crate::model::load_lm(args.model.model.as_deref())?;
+    let mut loaded = crate::model::load_translation_model(args.model.model.as_deref())?;
     let opts = args.translation.options(&args.model)?;
-    eprintln!("translating {} with {}", args.input.display(), loaded.name);
-    let mut translator = Translator::new(&mut loaded.lm, &loaded.format, opts)?;
+    eprintln!(
+        "translating {} with {}",
+        args.input.display(),
+        loaded.name()
+    );
+    let mut translator = loaded.translator(opts)?;
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
     let json = args.json;

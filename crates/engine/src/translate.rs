@@ -230,66 +230,99 @@ impl<'m> Translator<'m> {
     pub fn translate_document<E>(
         &mut self,
         text: &str,
-        mut sink: impl FnMut(Event<'_>) -> std::result::Result<(), E>,
+        sink: impl FnMut(Event<'_>) -> std::result::Result<(), E>,
     ) -> std::result::Result<DocumentStats, E>
     where
         E: From<crate::Error>,
     {
-        let start = Instant::now();
-        let mut stats = DocumentStats::default();
-        let mut index = 0;
-        for piece in segment(text) {
-            let source = &text[piece.span.clone()];
-            let record = match piece.kind {
-                PieceKind::Space => {
-                    sink(Event::Verbatim(source))?;
-                    continue;
-                }
-                PieceKind::Metadata => SentenceRecord {
+        translate_document_with(text, |source| self.translate_sentence(source), sink)
+    }
+}
+
+/// Translates a document with an encoder-decoder model sentence by sentence
+/// ([`translate_seq2seq`]), calling `sink` as [`Translator::translate_document`]
+/// does.
+pub fn translate_document_seq2seq<E>(
+    model: &mut Seq2SeqLm,
+    text: &str,
+    opts: &TranslateOptions,
+    target_prefix: Option<&str>,
+    sink: impl FnMut(Event<'_>) -> std::result::Result<(), E>,
+) -> std::result::Result<DocumentStats, E>
+where
+    E: From<crate::Error>,
+{
+    translate_document_with(
+        text,
+        |source| translate_seq2seq(model, source, opts, target_prefix),
+        sink,
+    )
+}
+
+/// Cuts `text` into pieces, translates its sentences with `translate` and
+/// hands `sink` each piece of output in order as soon as it is ready.
+fn translate_document_with<E>(
+    text: &str,
+    mut translate: impl FnMut(&str) -> Result<(String, SentenceStats)>,
+    mut sink: impl FnMut(Event<'_>) -> std::result::Result<(), E>,
+) -> std::result::Result<DocumentStats, E>
+where
+    E: From<crate::Error>,
+{
+    let start = Instant::now();
+    let mut stats = DocumentStats::default();
+    let mut index = 0;
+    for piece in segment(text) {
+        let source = &text[piece.span.clone()];
+        let record = match piece.kind {
+            PieceKind::Space => {
+                sink(Event::Verbatim(source))?;
+                continue;
+            }
+            PieceKind::Metadata => SentenceRecord {
+                index,
+                line: piece.line,
+                kind: RecordKind::Metadata,
+                source: source.to_string(),
+                translation: source.to_string(),
+                span: [piece.span.start, piece.span.end],
+                source_tokens: 0,
+                output_tokens: 0,
+                ms: 0,
+                stop_reason: None,
+                retried: false,
+                warnings: Vec::new(),
+            },
+            PieceKind::Sentence => {
+                let (translation, s) = translate(source)?;
+                stats.sentences += 1;
+                stats.source_tokens += s.source_tokens;
+                stats.prompt_tokens += s.prompt_tokens;
+                stats.prefilled_tokens += s.prefilled_tokens;
+                stats.output_tokens += s.output_tokens;
+                stats.prefill_ms += s.prefill_ms;
+                stats.decode_ms += s.decode_ms;
+                SentenceRecord {
                     index,
                     line: piece.line,
-                    kind: RecordKind::Metadata,
+                    kind: RecordKind::Sentence,
                     source: source.to_string(),
-                    translation: source.to_string(),
+                    translation,
                     span: [piece.span.start, piece.span.end],
-                    source_tokens: 0,
-                    output_tokens: 0,
-                    ms: 0,
-                    stop_reason: None,
-                    retried: false,
-                    warnings: Vec::new(),
-                },
-                PieceKind::Sentence => {
-                    let (translation, s) = self.translate_sentence(source)?;
-                    stats.sentences += 1;
-                    stats.source_tokens += s.source_tokens;
-                    stats.prompt_tokens += s.prompt_tokens;
-                    stats.prefilled_tokens += s.prefilled_tokens;
-                    stats.output_tokens += s.output_tokens;
-                    stats.prefill_ms += s.prefill_ms;
-                    stats.decode_ms += s.decode_ms;
-                    SentenceRecord {
-                        index,
-                        line: piece.line,
-                        kind: RecordKind::Sentence,
-                        source: source.to_string(),
-                        translation,
-                        span: [piece.span.start, piece.span.end],
-                        source_tokens: s.source_tokens,
-                        output_tokens: s.output_tokens,
-                        ms: s.ms,
-                        stop_reason: Some(s.stop),
-                        retried: s.retried,
-                        warnings: s.warnings,
-                    }
+                    source_tokens: s.source_tokens,
+                    output_tokens: s.output_tokens,
+                    ms: s.ms,
+                    stop_reason: Some(s.stop),
+                    retried: s.retried,
+                    warnings: s.warnings,
                 }
-            };
-            index += 1;
-            sink(Event::Record(&record))?;
-        }
-        stats.total_ms = start.elapsed().as_millis() as u64;
-        Ok(stats)
+            }
+        };
+        index += 1;
+        sink(Event::Record(&record))?;
     }
+    stats.total_ms = start.elapsed().as_millis() as u64;
+    Ok(stats)
 }
 
 /// Translates one sentence with an encoder-decoder model (Marian / OPUS-MT,

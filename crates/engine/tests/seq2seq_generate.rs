@@ -149,3 +149,45 @@ fn translate_seq2seq_runs_a_sentence_without_a_prompt() {
     assert_eq!(stats.source_tokens, source.len());
     assert_eq!(stats.stop, StopReason::LengthCap);
 }
+
+/// M2M100 / NLLB through the same loop: the source is `[pes_Arab] tokens
+/// </s>`, `eng_Latn` is forced after the decoder start token and is not
+/// among the generated ids, which are transformers' greedy ids after it.
+#[test]
+fn generate_reproduces_m2m100_greedy_ids_after_the_forced_language() {
+    let r = reference("m2m100");
+    let mut lm = Seq2SeqLm::load(&fixture("m2m100")).unwrap();
+    let source = ids(&r["source_ids"]);
+    let want = ids(&r["greedy"]);
+    assert_eq!(want[0] as u64, r["tgt_lang_id"].as_u64().unwrap());
+    let g = generate(&mut lm, &source, &greedy(want.len() - 1), None, &[]).unwrap();
+    assert_eq!(g.tokens, want[1..]);
+    assert_eq!(g.stop, StopReason::MaxTokens);
+
+    // translate_seq2seq builds the same source from the text.
+    let opts = TranslateOptions {
+        normalize: None,
+        length_slack: want.len() - 1,
+        length_ratio: 0.0,
+        ..TranslateOptions::default()
+    };
+    let text = r["source_text"].as_str().unwrap();
+    let (_, stats) = translate_seq2seq(&mut lm, text, &opts, None).unwrap();
+    assert_eq!(stats.source_tokens, source.len());
+    assert_eq!(stats.output_tokens, want.len() - 1);
+}
+
+#[test]
+fn m2m100_without_language_codes_in_its_tokenizer_is_an_error_naming_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fixture("m2m100");
+    let err = Seq2SeqLm::load_files(
+        &dir.join("config.json"),
+        &[dir.join("model.safetensors")],
+        Some(&word_tokenizer(tmp.path(), 2)),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("pes_Arab") && err.contains("__fa__"), "{err}");
+}

@@ -11,14 +11,15 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_transformers::models::{gemma3, llama, marian, qwen2, qwen3};
+use candle_transformers::models::{gemma3, llama, qwen2, qwen3};
 use serde_json::{json, Map, Value};
 
+use crate::m2m100::{self, Variant};
 use crate::t5;
 use crate::{Error, Result};
 
 /// `model_type` values we load from `config.json`.
-pub const SUPPORTED: &str = "gemma3_text, qwen2, qwen3, llama, marian, t5";
+pub const SUPPORTED: &str = "gemma3_text, qwen2, qwen3, llama, marian, m2m_100, t5";
 
 /// A model family we can load from a `config.json` checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,7 @@ pub enum Family {
     Qwen3,
     Llama,
     Marian,
+    M2M100,
     T5,
 }
 
@@ -39,13 +41,14 @@ impl Family {
             Family::Qwen3 => "qwen3",
             Family::Llama => "llama",
             Family::Marian => "marian",
+            Family::M2M100 => "m2m100",
             Family::T5 => "t5",
         }
     }
 
     /// Encoder-decoder (translation) rather than decoder-only.
     pub fn is_seq2seq(self) -> bool {
-        matches!(self, Family::Marian | Family::T5)
+        matches!(self, Family::Marian | Family::M2M100 | Family::T5)
     }
 }
 
@@ -56,7 +59,9 @@ pub enum Settings {
     Qwen2(qwen2::Config),
     Qwen3(qwen3::Config),
     Llama(llama::Config),
-    Marian(marian::Config),
+    /// Marian and M2M100 / NLLB share one implementation ([`m2m100`]).
+    Marian(m2m100::Config),
+    M2M100(m2m100::Config),
     T5(t5::Config),
 }
 
@@ -111,6 +116,7 @@ pub fn read(path: &Path) -> Result<ModelConfig> {
         "qwen3" => (Family::Qwen3, Settings::Qwen3(cfg.qwen3()?)),
         "llama" => (Family::Llama, Settings::Llama(cfg.llama()?)),
         "marian" => (Family::Marian, Settings::Marian(cfg.marian()?)),
+        "m2m_100" | "m2m100" => (Family::M2M100, Settings::M2M100(cfg.m2m100()?)),
         "t5" => (Family::T5, Settings::T5(cfg.t5()?)),
         "gemma3" => {
             return Err(bad(
@@ -379,7 +385,7 @@ impl Json<'_> {
         Ok(cfg.into_config(false))
     }
 
-    fn marian(mut self) -> Result<marian::Config> {
+    fn marian(mut self) -> Result<m2m100::Config> {
         if self.flag("share_encoder_decoder_embeddings") == Some(false) {
             return Err(self.bad(
                 "Marian models with separate encoder and decoder embeddings are not supported"
@@ -389,13 +395,35 @@ impl Json<'_> {
         if self.flag("normalize_before") == Some(true) {
             return Err(self.bad("pre-norm Marian models are not supported".into()));
         }
-        let eos = self.usize("eos_token_id")?;
-        self.set_default("forced_eos_token_id", json!(eos));
-        self.set_default("use_cache", json!(true));
-        self.set_default("is_encoder_decoder", json!(true));
-        self.set_default("share_encoder_decoder_embeddings", json!(true));
+        let vocab = self.usize("vocab_size")?;
+        if let Ok(decoder_vocab) = self.usize("decoder_vocab_size") {
+            if decoder_vocab != vocab {
+                return Err(self.bad(format!(
+                    "decoder_vocab_size {decoder_vocab} differs from vocab_size {vocab}; \
+                     separate target vocabularies are not supported"
+                )));
+            }
+        }
+        // transformers' MarianConfig defaults where M2M100Config's differ.
+        let pad = self.usize("pad_token_id").unwrap_or(58_100);
+        self.set_default("pad_token_id", json!(pad));
+        self.set_default("eos_token_id", json!(0));
+        self.set_default("decoder_start_token_id", json!(pad));
+        self.set_default("activation_function", json!("gelu"));
         self.set_default("scale_embedding", json!(false));
-        self.into_config()
+        self.bart(Variant::Marian)
+    }
+
+    fn m2m100(self) -> Result<m2m100::Config> {
+        self.bart(Variant::M2M100)
+    }
+
+    /// The config of our BART-style implementation ([`m2m100`]).
+    fn bart(self, variant: Variant) -> Result<m2m100::Config> {
+        let path = self.path.to_path_buf();
+        let mut config: m2m100::Config = self.into_config()?;
+        config.variant = variant;
+        config.validate(&path)
     }
 
     fn t5(mut self) -> Result<t5::Config> {

@@ -82,7 +82,7 @@ impl DenseLm {
                 cache: Box::new(llama::Cache::new(true, dtype, c, &device).map_err(Error::Candle)?),
                 config: Box::new(c.clone()),
             },
-            Settings::Marian(_) | Settings::T5(_) => {
+            Settings::Marian(_) | Settings::M2M100(_) | Settings::T5(_) => {
                 return Err(Error::Config {
                     path: config_path.to_path_buf(),
                     reason: format!(

@@ -12,12 +12,12 @@
 //!   summaries;
 //! - [`config`], [`dense`], [`seq2seq`]: checkpoints from `config.json` +
 //!   safetensors: decoder-only gemma3, qwen2, qwen3, llama ([`dense::DenseLm`])
-//!   and encoder-decoder Marian and T5 ([`seq2seq::Seq2SeqLm`]), validated
-//!   tensor by tensor first ([`weights`]);
+//!   and encoder-decoder Marian, M2M100 / NLLB and T5
+//!   ([`seq2seq::Seq2SeqLm`]), validated tensor by tensor first ([`weights`]);
 //! - [`lm`]: the [`lm::Decoder`] trait the generation loop drives, for
 //!   every family;
-//! - [`m2m100`]: M2M100 / NLLB-200 encoder-decoder translation models from
-//!   `config.json` and `model.safetensors`;
+//! - [`m2m100`]: the BART-style encoder-decoder network of M2M100 / NLLB-200
+//!   and Marian (OPUS-MT), with padding masks;
 //! - [`gguf`]: opening and validating GGUF files so that a truncated or
 //!   corrupt file is an error naming the file and tensor, never a panic.
 

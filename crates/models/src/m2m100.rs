@@ -1,4 +1,6 @@
-//! M2M100 / NLLB-200 encoder-decoder translation models on candle-nn.
+//! BART-style encoder-decoder translation models on candle-nn: M2M100 /
+//! NLLB-200, and Marian (OPUS-MT), which differ only in the details listed
+//! below ([`Variant`]).
 //!
 //! candle-transformers has no M2M100 (candle issue #3024 asks for one), so
 //! this is a port of Hugging Face transformers' `modeling_m2m_100.py`
@@ -14,6 +16,14 @@
 //!   after each stack;
 //! - generation starts from `decoder_start_token_id` (`</s>`), and the target
 //!   language code is forced as the first generated token.
+//!
+//! Marian (`modeling_marian.py`, `MarianMTModel`) is the same network with
+//! post-norm layers (sub-layer, residual, layer norm), no layer norm after
+//! either stack, sinusoidal positions `0..len` computed in f64 (sines of
+//! `pos / 10000^(2i/d)`, then the cosines) counted from the decoder's cached
+//! length rather than from the token ids, `final_logits_bias` added to the
+//! LM head's output, and generation starting from the pad token. candle's
+//! own Marian takes no encoder padding mask, which is why Marian runs here.
 //!
 //! NLLB's tokenizer (non-legacy mode) writes a source as
 //! `[src_lang] tokens </s>`: see [`source_ids`] and [`lang_code_id`].
@@ -32,10 +42,23 @@ use tokenizers::Tokenizer;
 
 use crate::{tokenizer, Error, Result};
 
-/// `config.json` of an M2M100 or NLLB-200 checkpoint; defaults are those of
-/// transformers' `M2M100Config`.
+/// Which of the two BART-style families a checkpoint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Variant {
+    /// M2M100 / NLLB-200: pre-norm, final layer norms, positions from ids.
+    #[default]
+    M2M100,
+    /// Marian / OPUS-MT: post-norm, positions `0..len`, `final_logits_bias`.
+    Marian,
+}
+
+/// `config.json` of an M2M100, NLLB-200 or Marian checkpoint; defaults are
+/// those of transformers' `M2M100Config` (config.rs fills Marian's).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
+    /// Not in the file: set by whoever reads it (`model_type`).
+    #[serde(skip)]
+    pub variant: Variant,
     #[serde(default = "defaults::vocab_size")]
     pub vocab_size: usize,
     #[serde(default = "defaults::d_model")]
@@ -105,7 +128,7 @@ mod defaults {
 }
 
 impl Config {
-    /// Reads and checks `config.json`.
+    /// Reads and checks an M2M100 `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
@@ -115,6 +138,13 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
+        config.validate(path)
+    }
+
+    /// Checks what the model's shapes depend on; `path` names the file in
+    /// errors.
+    pub fn validate(self, path: &Path) -> Result<Self> {
+        let config = self;
         let invalid = |key: &str| Error::Metadata {
             path: path.to_path_buf(),
             key: key.to_string(),
@@ -144,61 +174,86 @@ impl Config {
     }
 }
 
-/// The tensors of one safetensors file, handed out by checkpoint name with
-/// their shape and dtype checked, so that a mismatched checkpoint is an error
-/// naming the file and tensor (candle's `VarBuilder` reports neither the file
-/// nor, once wrapped, a matchable cause).
+/// The tensors of a checkpoint's safetensors files (one, or shards),
+/// handed out by checkpoint name with their shape and dtype checked, so
+/// that a mismatched checkpoint is an error naming the file and tensor
+/// (candle's `VarBuilder` reports neither the file nor, once wrapped, a
+/// matchable cause).
 struct Weights {
-    tensors: BufferedSafetensors,
-    path: PathBuf,
+    files: Vec<(PathBuf, BufferedSafetensors)>,
     device: Device,
 }
 
 impl Weights {
-    fn open(path: &Path, device: &Device) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let tensors = BufferedSafetensors::new(bytes).map_err(|source| Error::Weights {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    fn open(paths: &[PathBuf], device: &Device) -> Result<Self> {
+        let files = paths
+            .iter()
+            .map(|path| {
+                let bytes = std::fs::read(path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                let tensors = BufferedSafetensors::new(bytes).map_err(|source| Error::Weights {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok((path.clone(), tensors))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if files.is_empty() {
+            return Err(Error::Input("no safetensors files to load".into()));
+        }
         Ok(Self {
-            tensors,
-            path: path.to_path_buf(),
+            files,
             device: device.clone(),
         })
     }
 
     fn contains(&self, name: &str) -> bool {
-        self.tensors.get(name).is_ok()
+        self.files.iter().any(|(_, t)| t.get(name).is_ok())
+    }
+
+    /// Number of weights in every file.
+    fn parameter_count(&self) -> u64 {
+        self.files
+            .iter()
+            .flat_map(|(_, t)| t.tensors())
+            .map(|(_, view)| view.shape().iter().product::<usize>() as u64)
+            .sum()
     }
 
     /// The tensor `name` as f32, which must have shape `shape`.
     fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        let view = self.tensors.get(name).map_err(|_| Error::MissingTensor {
-            files: 1,
-            path: self.path.clone(),
-            tensor: name.to_string(),
-        })?;
+        let found = self
+            .files
+            .iter()
+            .find_map(|(path, t)| t.get(name).ok().map(|view| (path, t, view)));
+        let Some((path, tensors, view)) = found else {
+            let path = self
+                .files
+                .first()
+                .map(|(p, _)| p.clone())
+                .unwrap_or_default();
+            return Err(Error::MissingTensor {
+                files: self.files.len(),
+                path,
+                tensor: name.to_string(),
+            });
+        };
         if view.shape() != shape {
             return Err(Error::TensorShape {
-                path: self.path.clone(),
+                path: path.clone(),
                 tensor: name.to_string(),
                 expected: shape.to_vec(),
                 found: view.shape().to_vec(),
             });
         }
         let dtype_err = || Error::TensorDtype {
-            path: self.path.clone(),
+            path: path.clone(),
             tensor: name.to_string(),
-            dtype: format!("{:?}", view.dtype()),
+            dtype: format!("{:?}", view.dtype()).to_lowercase(),
         };
-        let tensor = self
-            .tensors
-            .load(name, &self.device)
-            .map_err(|_| dtype_err())?;
+        let tensor = tensors.load(name, &self.device).map_err(|_| dtype_err())?;
         match tensor.dtype() {
             DType::F32 => Ok(tensor),
             DType::F16 | DType::BF16 => Ok(tensor.to_dtype(DType::F32)?),
@@ -353,12 +408,15 @@ impl EncoderLayer {
         })
     }
 
-    fn forward(&self, xs: &Tensor, bias: &Tensor) -> Result<Tensor> {
-        let normed = self.self_attn_layer_norm.forward(xs)?;
-        let (k, v) = self.self_attn.keys_values(&normed)?;
-        let xs = (xs + self.self_attn.attend(&normed, &k, &v, Some(bias))?)?;
-        let normed = self.final_layer_norm.forward(&xs)?;
-        Ok((&xs + self.ffn.forward(&normed)?)?)
+    fn forward(&self, xs: &Tensor, bias: &Tensor, pre_norm: bool) -> Result<Tensor> {
+        let attend = |x: &Tensor| -> Result<Tensor> {
+            let (k, v) = self.self_attn.keys_values(x)?;
+            self.self_attn.attend(x, &k, &v, Some(bias))
+        };
+        let xs = residual(xs, &self.self_attn_layer_norm, pre_norm, attend)?;
+        residual(&xs, &self.final_layer_norm, pre_norm, |x| {
+            self.ffn.forward(x)
+        })
     }
 }
 
@@ -391,26 +449,46 @@ impl DecoderLayer {
         causal: Option<&Tensor>,
         cache: &mut LayerCache,
         cross_bias: &Tensor,
+        pre_norm: bool,
     ) -> Result<Tensor> {
-        let normed = self.self_attn_layer_norm.forward(xs)?;
-        let (k, v) = self.self_attn.keys_values(&normed)?;
-        let (k, v) = match &cache.self_kv {
-            Some((past_k, past_v)) => (
-                Tensor::cat(&[past_k, &k], 2)?,
-                Tensor::cat(&[past_v, &v], 2)?,
-            ),
-            None => (k, v),
-        };
-        let attended = self.self_attn.attend(&normed, &k, &v, causal)?;
-        cache.self_kv = Some((k, v));
-        let xs = (xs + attended)?;
-
-        let normed = self.encoder_attn_layer_norm.forward(&xs)?;
+        let self_kv = &mut cache.self_kv;
+        let xs = residual(xs, &self.self_attn_layer_norm, pre_norm, |x| {
+            let (k, v) = self.self_attn.keys_values(x)?;
+            let (k, v) = match self_kv.as_ref() {
+                Some((past_k, past_v)) => (
+                    Tensor::cat(&[past_k, &k], 2)?,
+                    Tensor::cat(&[past_v, &v], 2)?,
+                ),
+                None => (k, v),
+            };
+            let attended = self.self_attn.attend(x, &k, &v, causal)?;
+            *self_kv = Some((k, v));
+            Ok(attended)
+        })?;
         let (k, v) = &cache.cross_kv;
-        let xs = (&xs + self.encoder_attn.attend(&normed, k, v, Some(cross_bias))?)?;
+        let xs = residual(&xs, &self.encoder_attn_layer_norm, pre_norm, |x| {
+            self.encoder_attn.attend(x, k, v, Some(cross_bias))
+        })?;
+        residual(&xs, &self.final_layer_norm, pre_norm, |x| {
+            self.ffn.forward(x)
+        })
+    }
+}
 
-        let normed = self.final_layer_norm.forward(&xs)?;
-        Ok((&xs + self.ffn.forward(&normed)?)?)
+/// One sub-layer with its residual connection: pre-norm (M2M100)
+/// `x + f(LN(x))`, or post-norm (Marian) `LN(x + f(x))`.
+fn residual(
+    xs: &Tensor,
+    norm: &LayerNorm,
+    pre_norm: bool,
+    sublayer: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    if pre_norm {
+        let out = sublayer(&norm.forward(xs)?)?;
+        Ok((xs + out)?)
+    } else {
+        let out = sublayer(xs)?;
+        Ok(norm.forward(&(xs + out)?)?)
     }
 }
 
@@ -492,14 +570,19 @@ pub struct M2M100 {
     config: Config,
     shared: Tensor,
     lm_head: Tensor,
+    /// Marian's `final_logits_bias`, (vocab,).
+    logits_bias: Option<Tensor>,
     encoder_layers: Vec<EncoderLayer>,
-    encoder_layer_norm: LayerNorm,
+    /// After each stack (M2M100 only).
+    encoder_layer_norm: Option<LayerNorm>,
     decoder_layers: Vec<DecoderLayer>,
-    decoder_layer_norm: LayerNorm,
+    decoder_layer_norm: Option<LayerNorm>,
     embed_scale: f64,
-    /// `exp(-i * ln(10000) / (half - 1))` for the sinusoids, in f32 as
-    /// transformers computes them.
-    frequencies: Vec<f32>,
+    /// M2M100: `exp(-i * ln(10000) / (half - 1))` for the sinusoids, in f32
+    /// as transformers computes them. Marian: `10000^(-2i / d_model)`,
+    /// used in f64 as transformers' numpy table is.
+    frequencies: Vec<f64>,
+    parameters: u64,
     device: Device,
 }
 
@@ -510,8 +593,13 @@ impl M2M100 {
     /// `tie_word_embeddings`, the default) `model.shared.weight`.
     pub fn load(dir: &Path) -> Result<Self> {
         let config = Config::from_file(&dir.join("config.json"))?;
-        let device = Device::Cpu;
-        let weights = Weights::open(&dir.join("model.safetensors"), &device)?;
+        Self::load_files(config, &[dir.join("model.safetensors")])
+    }
+
+    /// Loads the model `config` describes (M2M100 or Marian) from
+    /// safetensors `files` (one, or shards) onto the CPU, in f32.
+    pub fn load_files(config: Config, files: &[PathBuf]) -> Result<Self> {
+        let weights = Weights::open(files, &Device::Cpu)?;
         Self::from_weights(config, &weights)
     }
 
@@ -555,16 +643,48 @@ impl M2M100 {
             .map(|i| DecoderLayer::load(&decoder.pp("layers").pp(i), &config))
             .collect::<Result<_>>()?;
         let half = dim / 2;
-        let step = (10000f64.ln() / (half as f64 - 1.0)) as f32;
-        let frequencies = (0..half).map(|i| (i as f32 * -step).exp()).collect();
+        let (frequencies, encoder_layer_norm, decoder_layer_norm, logits_bias) =
+            match config.variant {
+                Variant::M2M100 => {
+                    let step = (10000f64.ln() / (half as f64 - 1.0)) as f32;
+                    let frequencies = (0..half)
+                        .map(|i| f64::from((i as f32 * -step).exp()))
+                        .collect();
+                    (
+                        frequencies,
+                        Some(encoder.layer_norm("layer_norm", dim)?),
+                        Some(decoder.layer_norm("layer_norm", dim)?),
+                        None,
+                    )
+                }
+                Variant::Marian => {
+                    let frequencies = (0..half)
+                        .map(|i| 10000f64.powf(-2.0 * i as f64 / dim as f64))
+                        .collect();
+                    // transformers starts from zeros when a checkpoint has
+                    // no bias.
+                    let bias = if weights.contains("final_logits_bias") {
+                        Some(
+                            weights
+                                .get("final_logits_bias", &[1, vocab])?
+                                .flatten_all()?,
+                        )
+                    } else {
+                        None
+                    };
+                    (frequencies, None, None, bias)
+                }
+            };
         Ok(Self {
             embed_scale: if config.scale_embedding {
                 (dim as f64).sqrt()
             } else {
                 1.0
             },
-            encoder_layer_norm: encoder.layer_norm("layer_norm", dim)?,
-            decoder_layer_norm: decoder.layer_norm("layer_norm", dim)?,
+            encoder_layer_norm,
+            decoder_layer_norm,
+            logits_bias,
+            parameters: weights.parameter_count(),
             config,
             shared,
             lm_head,
@@ -577,6 +697,11 @@ impl M2M100 {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Number of weights in the checkpoint's files.
+    pub fn parameter_count(&self) -> u64 {
+        self.parameters
     }
 
     /// Scaled token embeddings plus sinusoidal positions for a (batch, len)
@@ -604,10 +729,14 @@ impl M2M100 {
         Ok((tokens + positions)?.reshape((batch, len, dim))?)
     }
 
-    /// fairseq's `make_positions`, as transformers'
+    /// M2M100: fairseq's `make_positions`, as transformers'
     /// `create_position_ids_from_input_ids`: padding keeps `pad_token_id`,
-    /// real tokens count from `pad_token_id + 1 + past`.
+    /// real tokens count from `pad_token_id + 1 + past`. Marian: `past..`,
+    /// padding or not.
     fn position_ids(&self, row: &[u32], past: usize) -> Vec<usize> {
+        if self.config.variant == Variant::Marian {
+            return (past..past + row.len()).collect();
+        }
         let pad = self.config.pad_token_id;
         let mut seen = 0;
         row.iter()
@@ -622,19 +751,31 @@ impl M2M100 {
             .collect()
     }
 
-    /// One row of transformers' `M2M100SinusoidalPositionalEmbedding` table:
-    /// sines then cosines of `position * frequency`, zero for the padding
-    /// position. Computed per row rather than from a table, so that any
-    /// length works as the reference's table grows on demand.
+    /// One row of transformers' `M2M100SinusoidalPositionalEmbedding` or
+    /// `MarianSinusoidalPositionalEmbedding` table: sines then cosines of
+    /// `position * frequency`, zero for M2M100's padding position. Computed
+    /// per row rather than from a table, so that any length works as the
+    /// M2M100 reference's table grows on demand.
     fn push_sinusoid(&self, position: usize, out: &mut Vec<f32>) {
         let dim = self.config.d_model;
-        if position == self.config.pad_token_id as usize {
-            out.extend(std::iter::repeat_n(0.0, dim));
-            return;
+        match self.config.variant {
+            Variant::M2M100 => {
+                if position == self.config.pad_token_id as usize {
+                    out.extend(std::iter::repeat_n(0.0, dim));
+                    return;
+                }
+                // In f32, as transformers computes them.
+                let angles = self.frequencies.iter().map(|&f| position as f32 * f as f32);
+                out.extend(angles.clone().map(f32::sin));
+                out.extend(angles.map(f32::cos));
+            }
+            Variant::Marian => {
+                // In f64 (numpy), rounded to f32 at the end.
+                let angles = self.frequencies.iter().map(|&f| position as f64 * f);
+                out.extend(angles.clone().map(|a| a.sin() as f32));
+                out.extend(angles.map(|a| a.cos() as f32));
+            }
         }
-        let angles = self.frequencies.iter().map(|f| position as f32 * f);
-        out.extend(angles.clone().map(f32::sin));
-        out.extend(angles.map(f32::cos));
     }
 
     fn check_length(&self, tokens: usize) -> Result<()> {
@@ -678,10 +819,14 @@ impl M2M100 {
         let mask = Tensor::from_vec(mask, (batch, longest), &self.device)?;
         let bias = padding_bias(&mask)?;
         let mut xs = self.embed(&rows, 0)?;
+        let pre_norm = self.pre_norm();
         for layer in &self.encoder_layers {
-            xs = layer.forward(&xs, &bias)?;
+            xs = layer.forward(&xs, &bias, pre_norm)?;
         }
-        let hidden = self.encoder_layer_norm.forward(&xs)?;
+        let hidden = match &self.encoder_layer_norm {
+            Some(norm) => norm.forward(&xs)?,
+            None => xs,
+        };
         Ok(EncoderOutput { hidden, mask, bias })
     }
 
@@ -738,12 +883,46 @@ impl M2M100 {
         } else {
             None
         };
+        let pre_norm = self.pre_norm();
         for (layer, layer_cache) in self.decoder_layers.iter().zip(&mut cache.layers) {
-            xs = layer.forward(&xs, causal.as_ref(), layer_cache, &cache.cross_bias)?;
+            xs = layer.forward(
+                &xs,
+                causal.as_ref(),
+                layer_cache,
+                &cache.cross_bias,
+                pre_norm,
+            )?;
         }
         cache.len += len;
-        let hidden = self.decoder_layer_norm.forward(&xs)?;
-        Ok(hidden.broadcast_matmul(&self.lm_head.t()?)?)
+        let hidden = match &self.decoder_layer_norm {
+            Some(norm) => norm.forward(&xs)?,
+            None => xs,
+        };
+        let logits = hidden.broadcast_matmul(&self.lm_head.t()?)?;
+        Ok(match &self.logits_bias {
+            Some(bias) => logits.broadcast_add(bias)?,
+            None => logits,
+        })
+    }
+
+    /// (vocab,) additive bias: -inf at `ids`, 0 elsewhere.
+    fn suppression(&self, ids: &[u32]) -> Result<Tensor> {
+        let vocab = self.config.vocab_size;
+        let values: Vec<f32> = (0..vocab as u32)
+            .map(|id| {
+                if ids.contains(&id) {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Ok(Tensor::from_vec(values, vocab, &self.device)?)
+    }
+
+    /// Layer norm before each sub-layer (M2M100) or after it (Marian).
+    fn pre_norm(&self) -> bool {
+        self.config.variant == Variant::M2M100
     }
 
     /// Greedy decoding of one source, as transformers' `generate` with
@@ -776,11 +955,23 @@ impl M2M100 {
         let mut outputs: Vec<Vec<u32>> = vec![Vec::new(); batch];
         let mut done = vec![false; batch];
         let mut next: Vec<[u32; 1]> = vec![[self.config.decoder_start_token_id]; batch];
+        // Marian checkpoints ban the pad token (`bad_words_ids`).
+        let banned = match self.config.variant {
+            Variant::Marian => Some(self.suppression(&[self.config.pad_token_id])?),
+            Variant::M2M100 => None,
+        };
         for step in 0..max_new_tokens {
             let logits = self.decode(&next, &mut cache)?;
             let chosen: Vec<u32> = match (step, forced_bos) {
                 (0, Some(bos)) => vec![bos; batch],
-                _ => logits.squeeze(1)?.argmax(D::Minus1)?.to_vec1()?,
+                _ => {
+                    let logits = logits.squeeze(1)?;
+                    let logits = match &banned {
+                        Some(banned) => logits.broadcast_add(banned)?,
+                        None => logits,
+                    };
+                    logits.argmax(D::Minus1)?.to_vec1()?
+                }
             };
             let rows = outputs.iter_mut().zip(&mut done).zip(&mut next);
             for (((out, finished), feed), &id) in rows.zip(&chosen) {

@@ -1,29 +1,73 @@
 //! Encoder-decoder translation models from `config.json` + safetensors:
-//! Marian (OPUS-MT) through candle-transformers' `marian`, and T5
-//! (MADLAD-400) through our corrected copy of its `t5` ([`crate::t5`]).
+//! Marian (OPUS-MT) and M2M100 / NLLB-200 through our BART-style
+//! implementation ([`crate::m2m100`]), and T5 (MADLAD-400) through our
+//! corrected copy of candle-transformers' `t5` ([`crate::t5`]).
 //!
-//! Every new source resets the encoder and decoder caches. Batches: T5
-//! pads sources on the right and masks the padding in encoder
-//! self-attention and decoder cross-attention; candle's Marian encoder
-//! takes no mask, so Marian batches stack sources of equal length and run
-//! each distinct length separately. Either way each row equals its
-//! single-input result.
+//! Every new source resets the encoder and decoder caches. Batches pad
+//! sources on the right and mask the padding in encoder self-attention and
+//! decoder cross-attention, so each row equals its single-input result.
+//!
+//! M2M100 / NLLB translate between the language codes of their tokenizer
+//! (Persian to English: `pes_Arab` / `eng_Latn` in NLLB, `__fa__` /
+//! `__en__` in M2M100): the source is `[src_lang] tokens </s>`
+//! ([`Seq2SeqLm::encode_text`]) and the target language code is forced as
+//! the first decoder token after `decoder_start_token_id`.
 
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use candle_transformers::models::marian;
 use tokenizers::Tokenizer;
 
 use crate::config::{self, Family, ModelConfig, Settings};
 use crate::lm::Decoder;
+use crate::m2m100::{self, M2M100};
 use crate::t5;
 use crate::weights::Checkpoint;
 use crate::{tokenizer, Error, Result};
 
 enum Model {
-    Marian(Box<marian::MTModel>),
+    /// Marian and M2M100 / NLLB.
+    Bart(Box<M2M100>),
     T5(Box<t5::T5ForConditionalGeneration>),
+}
+
+/// Persian and English language codes, in the order they are tried:
+/// NLLB-200's, then M2M100's.
+const SOURCE_CODES: [&str; 2] = ["pes_Arab", "__fa__"];
+const TARGET_CODES: [&str; 2] = ["eng_Latn", "__en__"];
+
+/// Source and target language-code ids of an M2M100 / NLLB model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Languages {
+    pub source: u32,
+    pub target: u32,
+}
+
+impl Languages {
+    /// Persian to English, with whichever codes `tokenizer` has as special
+    /// tokens (NLLB's `pes_Arab`/`eng_Latn` or M2M100's `__fa__`/`__en__`).
+    pub fn persian_to_english(tokenizer: &Tokenizer) -> Result<Self> {
+        let find = |codes: &[&str]| {
+            codes
+                .iter()
+                .find_map(|code| m2m100::lang_code_id(tokenizer, code).ok())
+                .ok_or_else(|| Error::LanguageCode {
+                    code: codes.join("` or `"),
+                })
+        };
+        Ok(Self {
+            source: find(&SOURCE_CODES)?,
+            target: find(&TARGET_CODES)?,
+        })
+    }
+
+    /// Named codes, e.g. `("pes_Arab", "eng_Latn")`.
+    pub fn from_codes(tokenizer: &Tokenizer, source: &str, target: &str) -> Result<Self> {
+        Ok(Self {
+            source: m2m100::lang_code_id(tokenizer, source)?,
+            target: m2m100::lang_code_id(tokenizer, target)?,
+        })
+    }
 }
 
 /// An encoder-decoder model loaded from safetensors.
@@ -35,8 +79,13 @@ pub struct Seq2SeqLm {
     /// The first decoder input (`decoder_start_token_id`).
     pub decoder_start: u32,
     suppressed: Vec<u32>,
+    /// M2M100 / NLLB: the language codes (set from the tokenizer).
+    pub languages: Option<Languages>,
     device: Device,
+    /// T5's encoder states for the current source.
     encoder_out: Option<Tensor>,
+    /// Marian's and M2M100's decoder cache for the current source.
+    bart_cache: Option<m2m100::DecoderCache>,
     /// Decoder tokens fed so far for the current source.
     pos: usize,
 }
@@ -60,23 +109,34 @@ impl Seq2SeqLm {
     ) -> Result<Self> {
         let config = config::read(config_path)?;
         let device = Device::Cpu;
-        let ckpt = Checkpoint::open(weights)?;
         let dtype = DType::F32;
-        let (model, decoder_start, suppressed) = match &config.settings {
-            Settings::Marian(c) => (
-                Model::Marian(Box::new(
-                    ckpt.load(dtype, &device, |vb| marian::MTModel::new(c, vb))?,
-                )),
-                c.decoder_start_token_id,
-                vec![c.pad_token_id],
-            ),
-            Settings::T5(c) => (
-                Model::T5(Box::new(ckpt.load(dtype, &device, |vb| {
-                    t5::T5ForConditionalGeneration::load(vb, c)
-                })?)),
-                c.decoder_start_token_id.unwrap_or(c.pad_token_id) as u32,
-                Vec::new(),
-            ),
+        let (model, decoder_start, suppressed, parameters) = match &config.settings {
+            Settings::Marian(c) | Settings::M2M100(c) => {
+                let model = M2M100::load_files(c.clone(), weights)?;
+                // Marian checkpoints ban the pad token (`bad_words_ids`).
+                let suppressed = match config.family {
+                    Family::Marian => vec![c.pad_token_id],
+                    _ => Vec::new(),
+                };
+                let parameters = model.parameter_count();
+                (
+                    Model::Bart(Box::new(model)),
+                    c.decoder_start_token_id,
+                    suppressed,
+                    parameters,
+                )
+            }
+            Settings::T5(c) => {
+                let ckpt = Checkpoint::open(weights)?;
+                (
+                    Model::T5(Box::new(ckpt.load(dtype, &device, |vb| {
+                        t5::T5ForConditionalGeneration::load(vb, c)
+                    })?)),
+                    c.decoder_start_token_id.unwrap_or(c.pad_token_id) as u32,
+                    Vec::new(),
+                    ckpt.parameter_count(),
+                )
+            }
             _ => {
                 return Err(Error::Config {
                     path: config_path.to_path_buf(),
@@ -88,17 +148,34 @@ impl Seq2SeqLm {
             }
         };
         let tokenizer = tokenizer_json.map(tokenizer::from_file).transpose()?;
-        Ok(Self {
+        let mut lm = Self {
             model,
-            parameters: ckpt.parameter_count(),
+            parameters,
             config,
-            tokenizer,
+            tokenizer: None,
             decoder_start,
             suppressed,
+            languages: None,
             device,
             encoder_out: None,
+            bart_cache: None,
             pos: 0,
-        })
+        };
+        if let Some(tokenizer) = tokenizer {
+            lm.set_tokenizer(tokenizer)?;
+        }
+        Ok(lm)
+    }
+
+    /// Uses `tokenizer` for text; for M2M100 / NLLB also takes the Persian
+    /// and English language codes from it (an error when it has neither
+    /// NLLB's nor M2M100's).
+    pub fn set_tokenizer(&mut self, tokenizer: Tokenizer) -> Result<()> {
+        if self.family() == Family::M2M100 {
+            self.languages = Some(Languages::persian_to_english(&tokenizer)?);
+        }
+        self.tokenizer = Some(tokenizer);
+        Ok(())
     }
 
     pub fn family(&self) -> Family {
@@ -106,12 +183,35 @@ impl Seq2SeqLm {
     }
 
     fn reset(&mut self) {
-        match &mut self.model {
-            Model::Marian(m) => m.reset_kv_cache(),
-            Model::T5(m) => m.clear_kv_cache(),
+        if let Model::T5(m) = &mut self.model {
+            m.clear_kv_cache();
         }
         self.encoder_out = None;
+        self.bart_cache = None;
         self.pos = 0;
+    }
+
+    /// The forced first target token (M2M100's target language code).
+    fn forced_bos(&self) -> Result<Option<u32>> {
+        if self.family() != Family::M2M100 {
+            return Ok(None);
+        }
+        match self.languages {
+            Some(langs) => Ok(Some(langs.target)),
+            None => Err(Error::Input(
+                "M2M100 / NLLB needs source and target language codes: load it with its \
+                 tokenizer.json or set `languages`"
+                    .into(),
+            )),
+        }
+    }
+
+    /// The decoder tokens every output starts with: the decoder start
+    /// token, then M2M100's target language code.
+    pub fn decoder_prefix(&self) -> Result<Vec<u32>> {
+        let mut prefix = vec![self.decoder_start];
+        prefix.extend(self.forced_bos()?);
+        Ok(prefix)
     }
 
     fn ids(&self, ids: &[u32]) -> Result<Tensor> {
@@ -131,11 +231,13 @@ impl Seq2SeqLm {
             });
         }
         let input = self.ids(source)?;
-        let out = match &mut self.model {
-            Model::Marian(m) => m.encoder().forward(&input, 0)?,
-            Model::T5(m) => m.encode(&input)?,
-        };
-        self.encoder_out = Some(out);
+        match &mut self.model {
+            Model::Bart(m) => {
+                let encoded = m.encode(&[source])?;
+                self.bart_cache = Some(m.start_decoding(&encoded)?);
+            }
+            Model::T5(m) => self.encoder_out = Some(m.encode(&input)?),
+        }
         Ok(())
     }
 
@@ -149,10 +251,15 @@ impl Seq2SeqLm {
             });
         }
         let input = self.ids(tokens)?;
-        let encoder_out = self.encoder_out.as_ref().ok_or(Error::EmptyInput)?;
         let logits = match &mut self.model {
-            Model::Marian(m) => m.decode(&input, encoder_out, self.pos)?,
-            Model::T5(m) => m.decode_all(&input, encoder_out)?,
+            Model::Bart(m) => {
+                let cache = self.bart_cache.as_mut().ok_or(Error::EmptyInput)?;
+                m.decode(&[tokens], cache)?
+            }
+            Model::T5(m) => {
+                let encoder_out = self.encoder_out.as_ref().ok_or(Error::EmptyInput)?;
+                m.decode_all(&input, encoder_out)?
+            }
         };
         self.pos = end;
         Ok(logits.squeeze(0)?.to_dtype(DType::F32)?)
@@ -176,73 +283,45 @@ impl Seq2SeqLm {
             return Err(Error::EmptyInput);
         }
         self.reset();
-        let groups: Vec<Vec<usize>> = match self.model {
-            // One padded batch.
-            Model::T5(_) => vec![(0..sources.len()).collect()],
-            // Equal lengths only.
-            Model::Marian(_) => {
-                let mut lengths: Vec<usize> = sources.iter().map(|s| s.len()).collect();
-                lengths.sort_unstable();
-                lengths.dedup();
-                lengths
-                    .into_iter()
-                    .map(|len| {
-                        (0..sources.len())
-                            .filter(|&r| sources.get(r).map(|s| s.len()) == Some(len))
-                            .collect()
+        let width = sources.iter().map(|s| s.len()).max().unwrap_or(0);
+        let batch = sources.len();
+        let logits = match &mut self.model {
+            Model::Bart(m) => {
+                let encoded = m.encode(sources)?;
+                let mut cache = m.start_decoding(&encoded)?;
+                m.decode(&vec![decoder_input; batch], &mut cache)?
+            }
+            Model::T5(m) => {
+                let pad = self.config.pad_id.unwrap_or(0);
+                let padded = sources
+                    .iter()
+                    .map(|s| {
+                        let mut ids = s.to_vec();
+                        ids.resize(width, pad);
+                        Tensor::new(ids, &self.device)
                     })
-                    .collect()
+                    .collect::<candle_core::Result<Vec<_>>>()?;
+                let input = Tensor::stack(&padded, 0)?;
+                let dec = Tensor::new(decoder_input, &self.device)?
+                    .unsqueeze(0)?
+                    .repeat((batch, 1))?;
+                m.clear_kv_cache();
+                let lengths: Vec<usize> = sources.iter().map(|s| s.len()).collect();
+                let bias = t5::key_bias(&lengths, width, &self.device)?;
+                let enc = m.encode_padded(&input, &bias)?;
+                m.decode_padded(&dec, &enc, Some(&bias))?
             }
         };
-        let mut out: Vec<Option<Tensor>> = vec![None; sources.len()];
-        for rows in groups {
-            let rows_src: Vec<&[u32]> = rows
-                .iter()
-                .filter_map(|&r| sources.get(r).copied())
-                .collect();
-            let width = rows_src.iter().map(|s| s.len()).max().unwrap_or(0);
-            let pad = self.config.pad_id.unwrap_or(0);
-            let padded = rows_src
-                .iter()
-                .map(|s| {
-                    let mut ids = s.to_vec();
-                    ids.resize(width, pad);
-                    Tensor::new(ids, &self.device)
-                })
-                .collect::<candle_core::Result<Vec<_>>>()?;
-            let input = Tensor::stack(&padded, 0)?;
-            let dec = Tensor::new(decoder_input, &self.device)?
-                .unsqueeze(0)?
-                .repeat((rows.len(), 1))?;
-            let logits = match &mut self.model {
-                Model::Marian(m) => {
-                    m.reset_kv_cache();
-                    let enc = m.encoder().forward(&input, 0)?;
-                    m.decode(&dec, &enc, 0)?
-                }
-                Model::T5(m) => {
-                    m.clear_kv_cache();
-                    let lengths: Vec<usize> = rows_src.iter().map(|s| s.len()).collect();
-                    let bias = t5::key_bias(&lengths, width, &self.device)?;
-                    let enc = m.encode_padded(&input, &bias)?;
-                    m.decode_padded(&dec, &enc, Some(&bias))?
-                }
-            };
-            for (k, &r) in rows.iter().enumerate() {
-                if let Some(slot) = out.get_mut(r) {
-                    *slot = Some(logits.get(k)?.to_dtype(DType::F32)?);
-                }
-            }
-        }
         self.reset();
-        out.into_iter()
-            .map(|t| t.ok_or(Error::EmptyInput))
+        (0..batch)
+            .map(|k| Ok(logits.get(k)?.to_dtype(DType::F32)?))
             .collect()
     }
 
-    pub fn with_tokenizer(mut self, tokenizer: Tokenizer) -> Self {
-        self.tokenizer = Some(tokenizer);
-        self
+    /// [`Self::set_tokenizer`], by value.
+    pub fn with_tokenizer(mut self, tokenizer: Tokenizer) -> Result<Self> {
+        self.set_tokenizer(tokenizer)?;
+        Ok(self)
     }
 
     fn tokenizer(&self) -> Result<&Tokenizer> {
@@ -252,8 +331,15 @@ impl Seq2SeqLm {
     }
 
     /// Tokenizes a source sentence the way the encoder expects it, with
-    /// the tokenizer's special tokens (the trailing `</s>`).
+    /// the tokenizer's special tokens (the trailing `</s>`); for M2M100 /
+    /// NLLB `[src_lang] tokens </s>`.
     pub fn encode_text(&self, text: &str) -> Result<Vec<u32>> {
+        if let Settings::M2M100(c) = &self.config.settings {
+            let langs = self.languages.ok_or_else(|| {
+                Error::Input("M2M100 / NLLB needs source and target language codes".into())
+            })?;
+            return m2m100::source_ids(self.tokenizer()?, text, langs.source, c.eos_token_id);
+        }
         self.tokenizer()?
             .encode(text, true)
             .map(|e| e.get_ids().to_vec())
@@ -262,10 +348,15 @@ impl Seq2SeqLm {
 }
 
 impl Decoder for Seq2SeqLm {
+    /// Encodes the source, then feeds the decoder start token (and, for
+    /// M2M100 / NLLB, the forced target language code, which is not part of
+    /// the generated ids).
     fn start(&mut self, input: &[u32]) -> Result<Tensor> {
+        let prefix = self.decoder_prefix()?;
         self.encode_source(input)?;
-        let logits = self.feed(&[self.decoder_start])?;
-        Ok(logits.squeeze(0)?)
+        let logits = self.feed(&prefix)?;
+        let last = logits.dim(0)?.saturating_sub(1);
+        Ok(logits.get(last)?)
     }
 
     fn step(&mut self, token: u32) -> Result<Tensor> {
@@ -273,8 +364,10 @@ impl Decoder for Seq2SeqLm {
     }
 
     fn room(&self, _input_len: usize) -> usize {
-        // The decoder start token takes the first position.
-        self.config.context_length.saturating_sub(1)
+        // The decoder start token (and M2M100's language code) take the
+        // first positions.
+        let prefix = 1 + usize::from(self.family() == Family::M2M100);
+        self.config.context_length.saturating_sub(prefix)
     }
 
     fn eos_ids(&self) -> &[u32] {

@@ -303,6 +303,114 @@ fn t5_matches_transformers() {
     check_seq2seq_family("t5");
 }
 
+/// M2M100 / NLLB through `Seq2SeqLm` and the `Decoder` trait, on the
+/// fixture of `scripts/make_fixture_m2m100.py` (its reference.json holds the
+/// logits as lists and the greedy ids with the forced `eng_Latn` first).
+#[test]
+fn m2m100_matches_transformers_through_the_decoder_trait() {
+    let dir = fixture("m2m100");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+            .unwrap();
+    let as_tensor = |v: &Value| -> Tensor {
+        let rows: Vec<Vec<f32>> = serde_json::from_value(v.clone()).unwrap();
+        Tensor::new(rows, &Device::Cpu).unwrap()
+    };
+    let mut lm = Seq2SeqLm::load(&dir).unwrap();
+    assert_eq!(lm.family().name(), "m2m100");
+    let langs = lm.languages.unwrap();
+    assert_eq!(langs.target as u64, r["tgt_lang_id"].as_u64().unwrap());
+    let source = ids_of(&r["source_ids"]);
+    assert_eq!(
+        lm.encode_text(r["source_text"].as_str().unwrap()).unwrap(),
+        source
+    );
+    assert_eq!(source[0], langs.source);
+    let dec = ids_of(&r["decoder_input_ids"]);
+    assert_eq!(lm.decoder_prefix().unwrap(), dec[..2]);
+
+    // Teacher-forced logits, and cached decoding against them: `start`
+    // returns the logits after the forced language code.
+    let reference = as_tensor(&r["logits"]);
+    let full = lm.logits(&source, &dec).unwrap();
+    assert_close("m2m100 teacher-forced logits", &full, &reference);
+    let mut cached = lm.start(&source).unwrap();
+    for t in 1..dec.len() {
+        assert_close(
+            &format!("m2m100 position {t} (cached)"),
+            &cached,
+            &reference.get(t).unwrap(),
+        );
+        if let Some(&next) = dec.get(t + 1) {
+            cached = lm.step(next).unwrap();
+        }
+    }
+
+    // Greedy: the generated ids exclude the forced language code.
+    let want = ids_of(&r["greedy"]);
+    let (ids, _) = greedy(&mut lm, &source, want.len() - 1);
+    assert_eq!(ids, want[1..], "m2m100 greedy ids");
+
+    // A padded batch of sources of different lengths.
+    let rows: Vec<Vec<u32>> = r["batch_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(r["batch_mask"].as_array().unwrap())
+        .map(|(ids, mask)| {
+            ids_of(ids)
+                .into_iter()
+                .zip(ids_of(mask))
+                .filter(|&(_, m)| m == 1)
+                .map(|(id, _)| id)
+                .collect()
+        })
+        .collect();
+    assert_ne!(rows[0].len(), rows[1].len());
+    let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+    let batch = lm.logits_batch(&refs, &dec).unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        let reference = as_tensor(&r["batch_logits"][i]);
+        assert_close(&format!("m2m100 batch row {i}"), &batch[i], &reference);
+        let single = lm.logits(row, &dec).unwrap();
+        assert_close(
+            &format!("m2m100 batch row {i} vs single"),
+            &batch[i],
+            &single,
+        );
+    }
+
+    let a = lm.logits(&source, &dec).unwrap();
+    let b = lm.logits(&source, &dec).unwrap();
+    assert_eq!(
+        max_diff(&a, &b),
+        0.0,
+        "m2m100: same input, different output"
+    );
+}
+
+/// The Marian variant's own greedy loop bans the pad token as transformers
+/// does, and gives transformers' greedy ids.
+#[test]
+fn marian_greedy_on_the_bart_implementation() {
+    let r = Reference::load("marian");
+    let config = tarjoman_models::config::read(&fixture("marian").join("config.json")).unwrap();
+    let tarjoman_models::config::Settings::Marian(c) = config.settings else {
+        panic!("marian config read as {:?}", config.family);
+    };
+    assert_eq!(c.variant, tarjoman_models::m2m100::Variant::Marian);
+    let model = tarjoman_models::m2m100::M2M100::load_files(
+        c,
+        &[fixture("marian").join("model.safetensors")],
+    )
+    .unwrap();
+    let want = r.ids("greedy_ids");
+    let ids = model
+        .greedy(&r.ids("source_ids"), None, want.len())
+        .unwrap();
+    assert_eq!(ids, want);
+}
+
 /// Copies a fixture into a temp dir, rewriting its weights with `edit`.
 fn corrupted(name: &str, edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
