@@ -235,7 +235,7 @@ pub fn load_translation_model(model: Option<&str>) -> Result<TranslationModel> {
 }
 
 /// An encoder-decoder checkpoint directory: `config.json`, safetensors
-/// weights and `tokenizer.json`.
+/// weights and `tokenizer.json` (Marian: or its SentencePiece files).
 fn load_seq2seq_dir(dir: &Path) -> Result<LoadedSeq2Seq> {
     let config_path = dir.join("config.json");
     if !config_path.is_file() {
@@ -255,14 +255,13 @@ fn load_seq2seq_dir(dir: &Path) -> Result<LoadedSeq2Seq> {
             config.family.name()
         );
     }
-    let tokenizer = dir.join("tokenizer.json");
-    if !tokenizer.is_file() {
+    let lm = Seq2SeqLm::load(dir).with_context(|| format!("cannot load {}", dir.display()))?;
+    if !lm.has_tokenizer() {
         bail!(
-            "{}: not found; an encoder-decoder model directory needs its tokenizer.json",
-            tokenizer.display()
+            "{}: not found; an encoder-decoder model directory needs its tokenizer.json              (or, for Marian / OPUS-MT, source.spm, target.spm and vocab.json)",
+            dir.join("tokenizer.json").display()
         );
     }
-    let lm = Seq2SeqLm::load(dir).with_context(|| format!("cannot load {}", dir.display()))?;
     let target_prefix = (config.family == config::Family::T5).then(|| "<2en> ".to_string());
     Ok(LoadedSeq2Seq {
         lm,

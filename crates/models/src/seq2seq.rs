@@ -22,6 +22,7 @@ use crate::config::{self, Family, ModelConfig, Settings};
 use crate::lm::Decoder;
 use crate::m2m100::{self, M2M100};
 use crate::t5;
+use crate::tokenizer::spm::{self, MarianFiles, MarianTokenizers};
 use crate::weights::Checkpoint;
 use crate::{tokenizer, Error, Result};
 
@@ -79,6 +80,9 @@ pub struct Seq2SeqLm {
     /// The first decoder input (`decoder_start_token_id`).
     pub decoder_start: u32,
     suppressed: Vec<u32>,
+    /// Marian repos without `tokenizer.json`: their SentencePiece models
+    /// (source side encodes, target side decodes).
+    marian_spm: Option<MarianTokenizers>,
     /// M2M100 / NLLB: the language codes (set from the tokenizer).
     pub languages: Option<Languages>,
     device: Device,
@@ -91,15 +95,42 @@ pub struct Seq2SeqLm {
 }
 
 impl Seq2SeqLm {
-    /// Loads `config.json`, the safetensors weights and, when present,
-    /// `tokenizer.json` from `dir`.
+    /// Loads `config.json`, the safetensors weights and the tokenizer from
+    /// `dir`: `tokenizer.json` when present, else (Marian repos such as
+    /// `Helsinki-NLP/opus-mt-fa-en`) `source.spm`, `target.spm` and
+    /// `vocab.json`.
     pub fn load(dir: &Path) -> Result<Self> {
         let tokenizer = dir.join("tokenizer.json");
-        Self::load_files(
+        let mut lm = Self::load_files(
             &dir.join("config.json"),
             &Checkpoint::files_in(dir)?,
             tokenizer.is_file().then_some(tokenizer.as_path()),
-        )
+        )?;
+        if lm.tokenizer.is_none() {
+            if let Some(files) = MarianFiles::in_dir(dir) {
+                lm.set_marian_tokenizers(spm::marian(&files)?)?;
+            }
+        }
+        Ok(lm)
+    }
+
+    /// Uses a Marian repo's SentencePiece tokenizers for text (instead of a
+    /// `tokenizer.json`).
+    pub fn set_marian_tokenizers(&mut self, tokenizers: MarianTokenizers) -> Result<()> {
+        if self.family() != Family::Marian {
+            return Err(Error::Input(format!(
+                "{}: SentencePiece source/target tokenizers are for Marian models, not {}",
+                self.config.path.display(),
+                self.family().name()
+            )));
+        }
+        self.marian_spm = Some(tokenizers);
+        Ok(())
+    }
+
+    /// Whether text can be encoded and decoded (a tokenizer is loaded).
+    pub fn has_tokenizer(&self) -> bool {
+        self.tokenizer.is_some() || self.marian_spm.is_some()
     }
 
     pub fn load_files(
@@ -155,6 +186,7 @@ impl Seq2SeqLm {
             tokenizer: None,
             decoder_start,
             suppressed,
+            marian_spm: None,
             languages: None,
             device,
             encoder_out: None,
@@ -340,6 +372,9 @@ impl Seq2SeqLm {
             })?;
             return m2m100::source_ids(self.tokenizer()?, text, langs.source, c.eos_token_id);
         }
+        if let Some(spm) = &self.marian_spm {
+            return spm.source.encode(text, true);
+        }
         self.tokenizer()?
             .encode(text, true)
             .map(|e| e.get_ids().to_vec())
@@ -379,6 +414,9 @@ impl Decoder for Seq2SeqLm {
     }
 
     fn decode(&self, ids: &[u32]) -> Result<String> {
+        if let Some(spm) = &self.marian_spm {
+            return spm.target.decode(ids, true);
+        }
         tokenizer::decode(self.tokenizer()?, ids)
     }
 }

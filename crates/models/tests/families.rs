@@ -411,6 +411,53 @@ fn marian_greedy_on_the_bart_implementation() {
     assert_eq!(ids, want);
 }
 
+/// A Marian repo without `tokenizer.json` (as `Helsinki-NLP/opus-mt-fa-en`):
+/// `Seq2SeqLm::load` converts its `source.spm`/`target.spm`/`vocab.json`,
+/// and text goes in and out as transformers' `MarianTokenizer` and
+/// `MarianMTModel` take and give it (scripts/make_fixture_marian_spm.py).
+#[test]
+fn marian_directory_with_spm_files_translates_like_transformers() {
+    let dir = tempfile::tempdir().unwrap();
+    for (from, file) in [
+        ("marian-spm", "config.json"),
+        ("marian-spm", "model.safetensors"),
+        ("spm", "source.spm"),
+        ("spm", "target.spm"),
+        ("spm", "vocab.json"),
+    ] {
+        std::fs::copy(fixture(from).join(file), dir.path().join(file)).unwrap();
+    }
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("marian-spm").join("reference.json")).unwrap(),
+    )
+    .unwrap();
+    let steps = reference["greedy_steps"].as_u64().unwrap() as usize;
+    let mut lm = Seq2SeqLm::load(dir.path()).unwrap();
+    assert!(lm.has_tokenizer());
+    assert!(
+        lm.tokenizer.is_none(),
+        "no tokenizer.json: the spm files are used"
+    );
+    let records = reference["records"].as_array().unwrap();
+    assert_eq!(records.len(), 3);
+    for record in records {
+        let text = record["text"].as_str().unwrap();
+        let source = lm.encode_text(text).unwrap();
+        assert_eq!(
+            source,
+            ids_of(&record["source_ids"]),
+            "source ids of {text}"
+        );
+        let (ids, _) = greedy(&mut lm, &source, steps);
+        assert_eq!(ids, ids_of(&record["greedy_ids"]), "greedy ids for {text}");
+        assert_eq!(
+            lm.decode(&ids).unwrap(),
+            record["decoded"].as_str().unwrap(),
+            "decoded text for {text}"
+        );
+    }
+}
+
 /// Copies a fixture into a temp dir, rewriting its weights with `edit`.
 fn corrupted(name: &str, edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

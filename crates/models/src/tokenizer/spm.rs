@@ -325,6 +325,21 @@ pub struct MarianFiles {
     pub vocab: PathBuf,
 }
 
+impl MarianFiles {
+    /// The files in a Marian repo directory, when all three are there.
+    pub fn in_dir(dir: &Path) -> Option<Self> {
+        let files = Self {
+            source_spm: dir.join("source.spm"),
+            target_spm: dir.join("target.spm"),
+            vocab: dir.join("vocab.json"),
+        };
+        [&files.source_spm, &files.target_spm, &files.vocab]
+            .iter()
+            .all(|p| p.is_file())
+            .then_some(files)
+    }
+}
+
 /// Builds both Marian tokenizers.
 pub fn marian(files: &MarianFiles) -> Result<MarianTokenizers> {
     let vocab = read_vocab(&files.vocab)?;
