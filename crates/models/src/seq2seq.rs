@@ -82,7 +82,7 @@ pub struct Seq2SeqLm {
     suppressed: Vec<u32>,
     /// Marian repos without `tokenizer.json`: their SentencePiece models
     /// (source side encodes, target side decodes).
-    marian_spm: Option<MarianTokenizers>,
+    marian_spm: Option<Box<MarianTokenizers>>,
     /// M2M100 / NLLB: the language codes (set from the tokenizer).
     pub languages: Option<Languages>,
     device: Device,
@@ -124,7 +124,7 @@ impl Seq2SeqLm {
                 self.family().name()
             )));
         }
-        self.marian_spm = Some(tokenizers);
+        self.marian_spm = Some(Box::new(tokenizers));
         Ok(())
     }
 
