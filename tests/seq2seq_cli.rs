@@ -3,6 +3,11 @@
 //! fixtures of `tarjoman-models` (see its tests/fixtures/README.md). Their
 //! weights are random, so these check the plumbing (exit status, one output
 //! line per input sentence, the --json records), never translation quality.
+//! A Hugging Face repo id goes through a local stand-in for the hub
+//! (`HF_ENDPOINT`), never the real one.
+
+#[path = "../crates/registry/tests/common/mod.rs"]
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -171,5 +176,86 @@ fn bad_model_directories_are_errors_naming_the_file() {
     assert!(
         err.contains("decoder-only") && err.contains("GGUF"),
         "{err}"
+    );
+}
+
+/// `translate -m org/name` with an OPUS-MT style repo (config.json,
+/// safetensors, source.spm / target.spm / vocab.json, no tokenizer.json)
+/// served by a local stand-in for the hub: downloaded into `HF_HOME`'s hub
+/// cache on first use, then run from the cache with `HF_HUB_OFFLINE=1`;
+/// offline without a cached copy is an error naming the repo.
+#[test]
+fn translate_takes_a_hub_repo_id() {
+    const COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
+    let server = common::Server::start();
+    let read = |dir: &str, file: &str| std::fs::read(fixture(dir).join(file)).unwrap();
+    let files = [
+        ("config.json", read("marian-spm", "config.json"), false),
+        (
+            "model.safetensors",
+            read("marian-spm", "model.safetensors"),
+            true,
+        ),
+        ("source.spm", read("spm", "source.spm"), true),
+        ("target.spm", read("spm", "target.spm"), true),
+        ("vocab.json", read("spm", "vocab.json"), false),
+    ];
+    let published: Vec<(&str, &[u8], bool)> = files
+        .iter()
+        .map(|(name, bytes, lfs)| (*name, bytes.as_slice(), *lfs))
+        .collect();
+    server.publish_hf_repo("tiny-org/opus-mt-tiny-fa-en", COMMIT, &published, &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let home = tmp.path().join("hf-home");
+    let translate = |repo: &str, offline: bool| {
+        let mut cmd = bin();
+        cmd.arg("translate")
+            .arg(&input)
+            .args(["-m", repo])
+            .env("HF_ENDPOINT", format!("{}/hf", server.base))
+            .env("HF_HOME", &home)
+            .env_remove("HF_HUB_CACHE")
+            .env_remove("HF_TOKEN");
+        if offline {
+            cmd.env("HF_HUB_OFFLINE", "1");
+        } else {
+            cmd.env_remove("HF_HUB_OFFLINE");
+        }
+        run(&mut cmd)
+    };
+
+    let out = translate("tiny-org/opus-mt-tiny-fa-en", false);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(first.lines().count(), SENTENCES.len(), "{first:?}");
+    assert!(stderr(&out).contains("downloaded"), "{}", stderr(&out));
+    let snapshot = home
+        .join("hub/models--tiny-org--opus-mt-tiny-fa-en/snapshots")
+        .join(COMMIT);
+    for (name, bytes, _) in &files {
+        assert_eq!(
+            &std::fs::read(snapshot.join(name)).unwrap(),
+            bytes,
+            "{name}"
+        );
+    }
+
+    let hits = server.all_hits().len();
+    let out = translate("tiny-org/opus-mt-tiny-fa-en", true);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), first);
+    assert_eq!(
+        server.all_hits().len(),
+        hits,
+        "offline mode contacted the hub"
+    );
+
+    let out = translate("tiny-org/not-cached", true);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("tiny-org/not-cached"),
+        "{}",
+        stderr(&out)
     );
 }

@@ -13,7 +13,10 @@ use tarjoman_models::causal::{Backend, CausalLm, Family};
 use tarjoman_models::config;
 use tarjoman_models::embed::SentenceEmbedder;
 use tarjoman_models::seq2seq::Seq2SeqLm;
-use tarjoman_registry::{Manifest, ModelEntry, ModelPaths, Store, Task};
+use tarjoman_registry::{
+    HubConfig, Manifest, ModelEntry, ModelFiles, ModelPaths, ModelSpec, Resolver, Store, Task,
+    TokenizerFiles, WeightsFormat,
+};
 
 use crate::progress::Bars;
 
@@ -109,6 +112,9 @@ pub fn resolve_lm(model: Option<&str>) -> Result<LmSource> {
             name: spec,
         });
     }
+    if let Some(files) = resolve_hub(&manifest, &spec)? {
+        return gguf_source(&files, &spec);
+    }
     let entry = manifest.find(&spec)?.clone();
     if entry.task != Task::Generate {
         bail!(
@@ -132,6 +138,51 @@ pub fn resolve_lm(model: Option<&str>) -> Result<LmSource> {
             .clone()
             .map_or(FormatSource::FamilyDefault, FormatSource::Named),
         name: entry.name,
+    })
+}
+
+/// A Hugging Face repo id (`org/name[@revision][:file.gguf]`, neither an
+/// existing path nor a manifest name): its files, from the hub cache or
+/// downloaded with a progress bar (`HF_HOME`, `HF_ENDPOINT`,
+/// `HF_HUB_OFFLINE` and `HF_TOKEN` apply). `None` for anything else.
+fn resolve_hub(manifest: &Manifest, spec: &str) -> Result<Option<ModelFiles>> {
+    let resolver = Resolver {
+        manifest,
+        store: &store(),
+        hub: HubConfig::from_env(),
+    };
+    if Path::new(spec).exists() || manifest.models.iter().any(|m| m.name == spec) {
+        return Ok(None);
+    }
+    match resolver.parse(spec) {
+        Ok(ModelSpec::Hub { .. }) => {}
+        // Not a repo id either: the manifest lookup names the choices.
+        _ => return Ok(None),
+    }
+    let files = resolver.resolve(spec, &Bars::new())?;
+    eprintln!("{spec}: {}", files.provenance);
+    Ok(Some(files))
+}
+
+/// A hub repo's GGUF as a prompted model.
+fn gguf_source(files: &ModelFiles, spec: &str) -> Result<LmSource> {
+    let gguf = match (files.format, files.weights.first()) {
+        (WeightsFormat::Gguf, Some(gguf)) => gguf.clone(),
+        _ => bail!(
+            "{spec} holds {} weights, not a GGUF: `translate` and `eval run` run it as an \
+             encoder-decoder model (marian, m2m_100, t5); prompted models (translation \
+             prompts, `summarize`) come from a GGUF repo or file",
+            files.format
+        ),
+    };
+    Ok(LmSource {
+        gguf,
+        tokenizer: match &files.tokenizer {
+            TokenizerFiles::Json { path } => Some(path.clone()),
+            _ => None,
+        },
+        format: FormatSource::ChatTemplate,
+        name: spec.to_string(),
     })
 }
 
@@ -228,9 +279,23 @@ impl DocumentTranslator<'_> {
 /// Loads `--model` for translation: a directory holding an encoder-decoder
 /// checkpoint, else as [`load_lm`].
 pub fn load_translation_model(model: Option<&str>) -> Result<TranslationModel> {
-    match model.map(Path::new) {
-        Some(dir) if dir.is_dir() => Ok(TranslationModel::Seq2Seq(load_seq2seq_dir(dir)?)),
-        _ => Ok(TranslationModel::Prompted(load_lm(model)?)),
+    match model {
+        Some(dir) if Path::new(dir).is_dir() => {
+            Ok(TranslationModel::Seq2Seq(load_seq2seq_dir(Path::new(dir))?))
+        }
+        Some(spec) => match resolve_hub(&Manifest::builtin()?, spec)? {
+            Some(files) if files.format == WeightsFormat::Gguf => Ok(TranslationModel::Prompted(
+                gguf_source(&files, spec)?.load()?,
+            )),
+            // A repo with config.json: its snapshot directory.
+            Some(files) => {
+                let mut loaded = load_seq2seq_dir(&files.dir)?;
+                loaded.name = spec.to_string();
+                Ok(TranslationModel::Seq2Seq(loaded))
+            }
+            None => Ok(TranslationModel::Prompted(load_lm(model)?)),
+        },
+        None => Ok(TranslationModel::Prompted(load_lm(model)?)),
     }
 }
 
