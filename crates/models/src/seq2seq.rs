@@ -71,8 +71,10 @@ impl Seq2SeqLm {
                 vec![c.pad_token_id],
             ),
             Settings::T5(c) => (
-                Model::T5(Box::new(ckpt.load(dtype, &device, |vb| {
-                    t5::T5ForConditionalGeneration::load(vb, c)
+                // Safetensors, pytorch_model.bin, or a GGUF (MADLAD-400)
+                // whose quantized weights stay quantized.
+                Model::T5(Box::new(ckpt.load_maybe_quantized(&device, |vb| {
+                    t5::T5ForConditionalGeneration::load_weights(vb, c)
                 })?)),
                 c.decoder_start_token_id.unwrap_or(c.pad_token_id) as u32,
                 Vec::new(),
