@@ -106,6 +106,8 @@ pub struct Checkpoint {
     tensors: HashMap<String, TensorMeta>,
     /// The opened pickles, one per file (PyTorch format only).
     pth: Vec<PthTensors>,
+    /// The mapped files (safetensors format only).
+    st: Vec<MmapedSafetensors>,
 }
 
 impl Checkpoint {
@@ -134,6 +136,7 @@ impl Checkpoint {
             format,
             tensors: HashMap::new(),
             pth: Vec::new(),
+            st: Vec::new(),
         };
         for (index, path) in files.iter().enumerate() {
             match format {
@@ -177,6 +180,7 @@ impl Checkpoint {
                 },
             );
         }
+        self.st.push(st);
         Ok(())
     }
 
@@ -342,6 +346,45 @@ impl Checkpoint {
 
     fn file_of(&self, meta: &TensorMeta) -> PathBuf {
         self.files.get(meta.file).cloned().unwrap_or_default()
+    }
+
+    /// One tensor as f32, after the checks [`Self::load`] makes (present,
+    /// this shape, a float dtype): for loaders that read tensors by name
+    /// rather than through a `VarBuilder`. Safetensors and pickles only.
+    pub fn tensor(&self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor> {
+        if self.format == Format::Gguf {
+            return Err(self.gguf_unsupported());
+        }
+        self.check(name, &Shape::from(shape.to_vec()))?;
+        let meta = self.tensors.get(name).ok_or_else(|| Error::MissingTensor {
+            path: self.path(),
+            files: self.files.len(),
+            tensor: name.to_string(),
+        })?;
+        let read = match self.format {
+            Format::Safetensors => self
+                .st
+                .get(meta.file)
+                .ok_or_else(|| candle_core::Error::Msg("file not mapped".into()))
+                .and_then(|st| st.load(name, device)),
+            _ => self
+                .pth
+                .get(meta.file)
+                .ok_or_else(|| candle_core::Error::Msg("file not opened".into()))
+                .and_then(|pth| pth.get(name))
+                .and_then(|t| {
+                    t.ok_or_else(|| candle_core::Error::CannotFindTensor {
+                        path: name.to_string(),
+                    })
+                })
+                .and_then(|t| t.to_device(device)),
+        };
+        read.and_then(|t| t.to_dtype(DType::F32))
+            .map_err(|source| Error::TensorData {
+                path: self.file_of(meta),
+                tensor: name.to_string(),
+                source: Box::new(source),
+            })
     }
 
     /// Runs `build` against a dry-run builder and checks every tensor it

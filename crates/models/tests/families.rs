@@ -775,3 +775,41 @@ fn gguf_missing_tensor_wrong_shape_or_truncation_names_it() {
     let err = dense_error(qwen2.path());
     assert!(err.contains("model.gguf") && err.contains("t5"), "{err}");
 }
+
+#[test]
+fn single_tensors_read_alike_from_safetensors_and_pickles() {
+    use tarjoman_models::weights::Checkpoint;
+    let name = "model.layers.1.mlp.down_proj.weight";
+    let open = |dir: &str| Checkpoint::open(&Checkpoint::files_in(&fixture(dir)).unwrap()).unwrap();
+    let (st, bin) = (open("qwen2"), open("qwen2-bin"));
+    let a = st.tensor(name, &[64, 128], &Device::Cpu).unwrap();
+    let b = bin.tensor(name, &[64, 128], &Device::Cpu).unwrap();
+    assert_eq!(max_diff(&a, &b), 0.0);
+    assert!(
+        a.abs()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+            > 0.0
+    );
+    let err = bin
+        .tensor(name, &[128, 64], &Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains(name) && err.contains("pytorch_model.bin"),
+        "{err}"
+    );
+    let err = st
+        .tensor("nope.weight", &[1], &Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("nope.weight") && err.contains("missing"),
+        "{err}"
+    );
+}
