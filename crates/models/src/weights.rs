@@ -97,6 +97,10 @@ struct TensorMeta {
     file: usize,
     stored: Stored,
     shape: Vec<usize>,
+    /// Pickles only: the storage and offset this tensor views; tied
+    /// parameters (T5's `shared` and `*.embed_tokens`) share one, and are
+    /// counted once.
+    view: Option<(String, usize)>,
 }
 
 /// The headers of a checkpoint's files (one file or shards).
@@ -177,6 +181,7 @@ impl Checkpoint {
                     file: index,
                     stored,
                     shape,
+                    view: None,
                 },
             );
         }
@@ -210,6 +215,7 @@ impl Checkpoint {
                     file: index,
                     stored: Stored::Plain(info.dtype),
                     shape: info.layout.dims().to_vec(),
+                    view: Some((info.path.clone(), info.layout.start_offset())),
                 },
             );
         }
@@ -232,6 +238,7 @@ impl Checkpoint {
                     file: index,
                     stored,
                     shape: info.shape.dims().to_vec(),
+                    view: None,
                 },
             );
         }
@@ -327,10 +334,18 @@ impl Checkpoint {
         self.format
     }
 
-    /// Total number of parameters stored.
+    /// The tensors, each tied (shared-storage) group once.
+    fn distinct(&self) -> impl Iterator<Item = &TensorMeta> {
+        let mut seen = std::collections::HashSet::new();
+        self.tensors.values().filter(move |t| match &t.view {
+            Some((storage, offset)) => seen.insert((t.file, storage, *offset, &t.shape)),
+            None => true,
+        })
+    }
+
+    /// Total number of parameters stored (tied ones once).
     pub fn parameter_count(&self) -> u64 {
-        self.tensors
-            .values()
+        self.distinct()
             .map(|t| t.shape.iter().product::<usize>() as u64)
             .sum()
     }
@@ -338,7 +353,7 @@ impl Checkpoint {
     /// Parameters by storage type (e.g. `f32`, `Q8_0`), sorted by name.
     pub fn dtype_counts(&self) -> Vec<(String, u64)> {
         let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
-        for t in self.tensors.values() {
+        for t in self.distinct() {
             *counts.entry(t.stored.name()).or_default() += t.shape.iter().product::<usize>() as u64;
         }
         counts.into_iter().collect()
