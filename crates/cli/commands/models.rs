@@ -79,7 +79,8 @@ enum Command {
     /// vocabulary, context length, and where its files came from.
     ///
     /// MODEL is a path (a GGUF file, or a directory with config.json and
-    /// safetensors or pytorch_model.bin), a name from `tarjoman models
+    /// safetensors, pytorch_model.bin or, for T5 / MADLAD-400, one .gguf
+    /// file), a name from `tarjoman models
     /// list`, or a Hugging Face repo id `org/name[@revision][:file.gguf]`.
     /// Missing files are fetched first (manifest models into the store, hub
     /// repos into the Hugging Face cache).

@@ -67,6 +67,21 @@ pub enum Error {
         #[source]
         source: candle_core::Error,
     },
+    #[error("{}: not a readable PyTorch checkpoint (torch.save zip of pickles)", path.display())]
+    Pickle {
+        path: PathBuf,
+        #[source]
+        source: candle_core::Error,
+    },
+    #[error("{}: cannot read the data of tensor `{tensor}` (truncated or corrupt file?)", path.display())]
+    TensorData {
+        path: PathBuf,
+        tensor: String,
+        #[source]
+        source: Box<candle_core::Error>,
+    },
+    #[error("{}: no model weights: {reason}", dir.display())]
+    NoWeights { dir: PathBuf, reason: String },
     #[error("{}{}: tensor `{tensor}` is missing", path.display(), if *files > 1 { format!(" (and {} more shards)", files - 1) } else { String::new() })]
     MissingTensor {
         path: PathBuf,

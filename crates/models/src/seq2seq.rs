@@ -140,7 +140,6 @@ impl Seq2SeqLm {
     ) -> Result<Self> {
         let config = config::read(config_path)?;
         let device = Device::Cpu;
-        let dtype = DType::F32;
         let (model, decoder_start, suppressed, parameters) = match &config.settings {
             Settings::Marian(c) | Settings::M2M100(c) => {
                 let model = M2M100::load_files(c.clone(), weights)?;
@@ -160,8 +159,10 @@ impl Seq2SeqLm {
             Settings::T5(c) => {
                 let ckpt = Checkpoint::open(weights)?;
                 (
-                    Model::T5(Box::new(ckpt.load(dtype, &device, |vb| {
-                        t5::T5ForConditionalGeneration::load(vb, c)
+                    // Safetensors, pytorch_model.bin, or a GGUF (MADLAD-400)
+                    // whose quantized weights stay quantized.
+                    Model::T5(Box::new(ckpt.load_maybe_quantized(&device, |vb| {
+                        t5::T5ForConditionalGeneration::load_weights(vb, c)
                     })?)),
                     c.decoder_start_token_id.unwrap_or(c.pad_token_id) as u32,
                     Vec::new(),

@@ -18,23 +18,33 @@
 //!    `tie_word_embeddings`.
 //! 4. `decode_all` returns logits for every decoder position, and missing
 //!    inputs are errors instead of panics.
+//! 5. Weights come from [`MaybeQuantized`]: f32 tensors (safetensors,
+//!    `pytorch_model.bin`) or a GGUF's tensors (MADLAD-400 GGUF repos, e.g.
+//!    `jbochi/madlad400-3b-mt`, written by candle's `tensor-tools` with the
+//!    safetensors names), whose quantized linear weights stay quantized
+//!    ([`QMatMul`]); embeddings, norms and position biases are dequantized.
+//!    This replaces candle's separate `quantized_t5`, which duplicates the
+//!    model code and has the decoder-bucket bug of (1).
 
+use candle::quantized::QMatMul;
 use candle::{DType, Device, Module, Result, Tensor, D};
 use candle_core as candle;
-use candle_nn::{Activation, VarBuilder};
+use candle_nn::Activation;
 use candle_transformers::models::with_tracing::Embedding;
 use serde::Deserialize;
 use std::sync::Arc;
 
+use crate::weights::MaybeQuantized as Weights;
+
+/// A bias-free linear layer over a dense or a quantized weight.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    weight: Tensor,
+    weight: QMatMul,
     span: tracing::Span,
 }
 
-pub fn linear_no_bias(d1: usize, d2: usize, vb: VarBuilder) -> Result<Linear> {
-    let init_ws = candle_nn::init::DEFAULT_KAIMING_NORMAL;
-    let weight = vb.get_with_hints((d2, d1), "weight", init_ws)?;
+pub fn linear_no_bias(d1: usize, d2: usize, vb: Weights) -> Result<Linear> {
+    let weight = vb.matmul_weight((d2, d1), "weight")?;
     let span = tracing::span!(tracing::Level::TRACE, "linear");
     Ok(Linear { weight, span })
 }
@@ -42,13 +52,12 @@ pub fn linear_no_bias(d1: usize, d2: usize, vb: VarBuilder) -> Result<Linear> {
 impl Module for Linear {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let _enter = self.span.enter();
-        let weight = self.weight.to_dtype(xs.dtype())?;
-        let w = match *xs.dims() {
-            [b1, b2, _, _] => weight.broadcast_left((b1, b2))?.t()?,
-            [bsize, _, _] => weight.broadcast_left(bsize)?.t()?,
-            _ => weight.t()?,
-        };
-        xs.matmul(&w)
+        match &self.weight {
+            // candle's quantized matmul takes contiguous input only.
+            QMatMul::QTensor(_) => self.weight.forward(&xs.contiguous()?),
+            // The dense matmul candle-transformers' t5 `Linear` did.
+            _ => self.weight.forward(xs),
+        }
     }
 }
 
@@ -218,7 +227,7 @@ struct T5LayerNorm {
 }
 
 impl T5LayerNorm {
-    fn load(h: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+    fn load(h: usize, eps: f64, vb: Weights) -> Result<Self> {
         let weight = vb.get(h, "weight")?;
         Ok(Self {
             weight,
@@ -251,7 +260,7 @@ struct T5DenseActDense {
 }
 
 impl T5DenseActDense {
-    fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn load(vb: Weights, cfg: &Config) -> Result<Self> {
         let wi = linear_no_bias(cfg.d_model, cfg.d_ff, vb.pp("wi"))?;
         let wo = linear_no_bias(cfg.d_ff, cfg.d_model, vb.pp("wo"))?;
         Ok(Self {
@@ -283,7 +292,7 @@ struct T5DenseGatedActDense {
 }
 
 impl T5DenseGatedActDense {
-    fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn load(vb: Weights, cfg: &Config) -> Result<Self> {
         let wi_0 = linear_no_bias(cfg.d_model, cfg.d_ff, vb.pp("wi_0"))?;
         let wi_1 = linear_no_bias(cfg.d_model, cfg.d_ff, vb.pp("wi_1"))?;
         let wo = linear_no_bias(cfg.d_ff, cfg.d_model, vb.pp("wo"))?;
@@ -317,7 +326,7 @@ struct T5LayerFF {
 }
 
 impl T5LayerFF {
-    fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn load(vb: Weights, cfg: &Config) -> Result<Self> {
         let layer_norm =
             T5LayerNorm::load(cfg.d_model, cfg.layer_norm_epsilon, vb.pp("layer_norm"))?;
         let (dense_act, gated_dense_act) = if cfg.feed_forward_proj.gated {
@@ -382,7 +391,7 @@ impl T5Attention {
     fn load(
         has_relative_attention_bias: bool,
         decoder: bool,
-        vb: VarBuilder,
+        vb: Weights,
         cfg: &Config,
     ) -> Result<Self> {
         let inner_dim = cfg.num_heads * cfg.d_kv;
@@ -391,11 +400,10 @@ impl T5Attention {
         let v = linear_no_bias(cfg.d_model, inner_dim, vb.pp("v"))?;
         let o = linear_no_bias(inner_dim, cfg.d_model, vb.pp("o"))?;
         let relative_attention_bias = if has_relative_attention_bias {
-            let emb = Embedding::new(
-                cfg.relative_attention_num_buckets,
-                cfg.num_heads,
-                vb.pp("relative_attention_bias"),
-            )?;
+            let emb = Embedding::from_weights(vb.pp("relative_attention_bias").get(
+                (cfg.relative_attention_num_buckets, cfg.num_heads),
+                "weight",
+            )?)?;
             Some(emb)
         } else {
             None
@@ -548,7 +556,7 @@ struct T5LayerSelfAttention {
 }
 
 impl T5LayerSelfAttention {
-    fn load(h: bool, d: bool, vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn load(h: bool, d: bool, vb: Weights, cfg: &Config) -> Result<Self> {
         let self_attention = T5Attention::load(h, d, vb.pp("SelfAttention"), cfg)?;
         let layer_norm =
             T5LayerNorm::load(cfg.d_model, cfg.layer_norm_epsilon, vb.pp("layer_norm"))?;
@@ -588,7 +596,7 @@ struct T5LayerCrossAttention {
 }
 
 impl T5LayerCrossAttention {
-    fn load(decoder: bool, vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn load(decoder: bool, vb: Weights, cfg: &Config) -> Result<Self> {
         let cross_attention = T5Attention::load(false, decoder, vb.pp("EncDecAttention"), cfg)?;
         let layer_norm =
             T5LayerNorm::load(cfg.d_model, cfg.layer_norm_epsilon, vb.pp("layer_norm"))?;
@@ -636,7 +644,7 @@ impl T5Block {
     fn load(
         has_relative_attention_bias: bool,
         decoder: bool,
-        vb: VarBuilder,
+        vb: Weights,
         cfg: &Config,
     ) -> Result<Self> {
         let vb = vb.pp("layer");
@@ -717,7 +725,7 @@ struct T5Stack {
 }
 
 impl T5Stack {
-    fn load(decoder: bool, vb: VarBuilder, shared: &Arc<Embedding>, cfg: &Config) -> Result<Self> {
+    fn load(decoder: bool, vb: Weights, shared: &Arc<Embedding>, cfg: &Config) -> Result<Self> {
         let block = (0..cfg.num_layers)
             .map(|i| T5Block::load(i == 0, decoder, vb.pp(format!("block.{i}")), cfg))
             .collect::<Result<Vec<_>>>()?;
@@ -781,7 +789,12 @@ pub struct T5EncoderModel {
 }
 
 impl T5EncoderModel {
-    pub fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    pub fn load(vb: candle_nn::VarBuilder, cfg: &Config) -> Result<Self> {
+        Self::load_weights(Weights::Dense(vb), cfg)
+    }
+
+    /// [`Self::load`] from dense or GGUF weights.
+    pub fn load_weights(vb: Weights, cfg: &Config) -> Result<Self> {
         let shared_vb = if vb.contains_tensor("shared.weight") {
             vb.pp("shared")
         } else if vb.contains_tensor("decoder.embed_tokens") {
@@ -789,7 +802,8 @@ impl T5EncoderModel {
         } else {
             vb.pp("encoder").pp("embed_tokens")
         };
-        let shared = Embedding::new(cfg.vocab_size, cfg.d_model, shared_vb)?;
+        let shared =
+            Embedding::from_weights(shared_vb.get((cfg.vocab_size, cfg.d_model), "weight")?)?;
         let shared = Arc::new(shared);
         let encoder = T5Stack::load(false, vb.pp("encoder"), &shared, cfg)?;
         Ok(Self {
@@ -832,7 +846,12 @@ pub struct T5ForConditionalGeneration {
 }
 
 impl T5ForConditionalGeneration {
-    pub fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    pub fn load(vb: candle_nn::VarBuilder, cfg: &Config) -> Result<Self> {
+        Self::load_weights(Weights::Dense(vb), cfg)
+    }
+
+    /// [`Self::load`] from dense or GGUF weights (see the module docs).
+    pub fn load_weights(vb: Weights, cfg: &Config) -> Result<Self> {
         if !cfg.is_encoder_decoder {
             candle::bail!("T5 config is not an encoder-decoder (is_encoder_decoder: false)")
         }
@@ -842,7 +861,8 @@ impl T5ForConditionalGeneration {
         } else {
             vb.pp("decoder").pp("embed_tokens")
         };
-        let shared = Embedding::new(cfg.vocab_size, cfg.d_model, shared_vb)?;
+        let shared =
+            Embedding::from_weights(shared_vb.get((cfg.vocab_size, cfg.d_model), "weight")?)?;
         let shared = Arc::new(shared);
 
         let mut encoder_cfg = cfg.clone();

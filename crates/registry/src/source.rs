@@ -141,7 +141,9 @@ pub struct ModelFiles {
     /// The weights: one GGUF, one safetensors or bin, or every shard in
     /// order.
     pub weights: Vec<PathBuf>,
-    /// `config.json` (not for GGUF).
+    /// `config.json`: always beside safetensors or bin weights; beside a
+    /// GGUF when there is one (T5 / MADLAD-400 GGUF repos ship one, since
+    /// their GGUF holds only tensors).
     pub config: Option<PathBuf>,
     pub tokenizer: TokenizerFiles,
     /// `generation_config.json`, `tokenizer_config.json` and the like, when
@@ -206,7 +208,7 @@ impl Plan {
             if !has(choice) {
                 return Err(format!("has no file {choice}"));
             }
-            return Ok(Plan::gguf(choice, tokenizer));
+            return Ok(Plan::gguf(choice, tokenizer, has("config.json")));
         }
         if has("config.json") {
             let weights = if has("model.safetensors") {
@@ -243,7 +245,7 @@ impl Plan {
             }
         }
         match ggufs.as_slice() {
-            [one] => Ok(Plan::gguf(one, tokenizer)),
+            [one] => Ok(Plan::gguf(one, tokenizer, has("config.json"))),
             [] => Err(
                 "holds no model weights: expected config.json with model.safetensors, \
                  model.safetensors.index.json or pytorch_model.bin, or a .gguf file"
@@ -260,13 +262,16 @@ impl Plan {
         }
     }
 
-    fn gguf(file: &str, tokenizer: TokenizerPlan) -> Plan {
+    fn gguf(file: &str, tokenizer: TokenizerPlan, with_config: bool) -> Plan {
         Plan {
             format: WeightsFormat::Gguf,
-            config: None,
+            config: with_config.then(|| "config.json".to_string()),
             weights: Weights::Files(vec![file.to_owned()]),
             tokenizer: match tokenizer {
                 TokenizerPlan::Json(p) => TokenizerPlan::Json(p),
+                // A GGUF with a config.json beside it (T5 / MADLAD-400) is
+                // tensors only, with no tokenizer metadata.
+                other if with_config => other,
                 _ => TokenizerPlan::InGguf,
             },
             extras: Vec::new(),
@@ -613,6 +618,22 @@ mod tests {
         let gguf = Plan::from_listing(&names(&["m.Q4_K_M.gguf", "README.md"]), None).expect("plan");
         assert_eq!(gguf.format, WeightsFormat::Gguf);
         assert_eq!(gguf.tokenizer, TokenizerPlan::InGguf);
+
+        assert_eq!(gguf.config, None);
+
+        // A MADLAD-400 GGUF repo: config.json + tokenizer + the GGUF.
+        let madlad = Plan::from_listing(
+            &names(&["config.json", "model-q4k.gguf", "tokenizer.json"]),
+            None,
+        )
+        .expect("plan");
+        assert_eq!(madlad.format, WeightsFormat::Gguf);
+        assert_eq!(madlad.config, Some("config.json".into()));
+        assert_eq!(madlad.weights, Weights::Files(names(&["model-q4k.gguf"])));
+        assert!(madlad.first_files().contains(&"config.json".to_string()));
+        let bare =
+            Plan::from_listing(&names(&["config.json", "model-q4k.gguf"]), None).expect("plan");
+        assert_eq!(bare.tokenizer, TokenizerPlan::Missing);
 
         let err = Plan::from_listing(&names(&["a.gguf", "b.gguf"]), None).unwrap_err();
         assert!(err.contains("a.gguf, b.gguf"), "{err}");

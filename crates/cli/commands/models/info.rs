@@ -1,6 +1,6 @@
 //! `tarjoman models info`: what a model is, read from its files' headers
-//! (GGUF metadata; `config.json` and safetensors headers), without loading
-//! the weights.
+//! (GGUF metadata; `config.json`, safetensors headers, the pickles of a
+//! `pytorch_model.bin`), without loading the weights.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -11,6 +11,7 @@ use anyhow::{bail, Context as _, Result};
 use indicatif::HumanBytes;
 use serde::Serialize;
 use tarjoman_models::gguf::GgufFile;
+use tarjoman_models::weights::Checkpoint;
 use tarjoman_registry::{ModelFiles, TokenizerFiles, WeightsFormat};
 
 /// What `info` reports.
@@ -20,8 +21,7 @@ pub struct Info {
     family: Option<String>,
     /// `general.name` or `_name_or_path`, when given.
     name: Option<String>,
-    /// Elements over all tensors; `None` for pytorch_model.bin (a pickle we
-    /// do not parse).
+    /// Elements over all tensors.
     parameters: Option<u64>,
     /// Storage types by share of parameters, largest first, e.g.
     /// `Q4K 82.1%`.
@@ -34,7 +34,19 @@ pub struct Info {
 
 pub fn describe(files: &ModelFiles) -> Result<Info> {
     let mut info = match files.format {
-        WeightsFormat::Gguf => gguf_info(&files.weights[0])?,
+        WeightsFormat::Gguf => {
+            let mut info = gguf_info(&files.weights[0])?;
+            // A GGUF beside config.json (T5 / MADLAD-400 repos: the GGUF
+            // holds only tensors): the config says what the GGUF does not.
+            if files.config.is_some() {
+                let config = config_info(files.config.as_deref())?;
+                info.family = info.family.or(config.family);
+                info.name = info.name.or(config.name);
+                info.vocab_size = info.vocab_size.or(config.vocab_size);
+                info.context_length = info.context_length.or(config.context_length);
+            }
+            info
+        }
         WeightsFormat::Safetensors => {
             let mut info = config_info(files.config.as_deref())?;
             let mut counts: BTreeMap<String, u64> = BTreeMap::new();
@@ -45,7 +57,18 @@ pub fn describe(files: &ModelFiles) -> Result<Info> {
             info.dtypes = shares(&counts);
             info
         }
-        WeightsFormat::PytorchBin => config_info(files.config.as_deref())?,
+        WeightsFormat::PytorchBin => {
+            let mut info = config_info(files.config.as_deref())?;
+            let ckpt = Checkpoint::open(&files.weights)?;
+            let counts: BTreeMap<String, u64> = ckpt
+                .dtype_counts()
+                .into_iter()
+                .map(|(dtype, n)| (dtype.to_uppercase(), n))
+                .collect();
+            info.parameters = Some(ckpt.parameter_count());
+            info.dtypes = shares(&counts);
+            info
+        }
     };
     info.tokenizer = match &files.tokenizer {
         TokenizerFiles::Json { .. } => "tokenizer.json".into(),
@@ -219,7 +242,7 @@ pub fn print(spec: &str, files: &ModelFiles, info: &Info, json: bool) -> Result<
         "parameters:     {}",
         match info.parameters {
             Some(n) => format!("{} ({n})", human_count(n)),
-            None => "unknown (pytorch_model.bin is not inspected)".into(),
+            None => "unknown".into(),
         }
     )?;
     writeln!(out, "format:         {}", files.format)?;
