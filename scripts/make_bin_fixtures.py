@@ -14,9 +14,9 @@ logits and greedy ids) apply unchanged. As a check of the files themselves,
 the script loads each new directory back with transformers'
 `from_pretrained` and asserts its logits equal the recorded ones.
 
-    /work/venv-fx/bin/python scripts/make_bin_fixtures.py
+    /work/venv-fx/bin/python scripts/make_bin_fixtures.py [NAME...]
 
-writes crates/models/tests/fixtures/{qwen2-bin,t5-bin-sharded}/ (config.json
+writes crates/models/tests/fixtures/{qwen2-bin,t5-bin-sharded,marian-bin}/ (config.json
 plus the .bin files).
 """
 
@@ -35,6 +35,7 @@ FIXTURES = ROOT / "crates" / "models" / "tests" / "fixtures"
 TARGETS = {
     "qwen2-bin": ("qwen2", transformers.Qwen2ForCausalLM, 1),
     "t5-bin-sharded": ("t5", transformers.T5ForConditionalGeneration, 2),
+    "marian-bin": ("marian", transformers.MarianMTModel, 1),
 }
 
 
@@ -77,9 +78,10 @@ def check(out, src, cls):
     return diff
 
 
-def main():
+def main(names):
     torch.set_num_threads(1)
-    for name, (source, cls, shards) in TARGETS.items():
+    for name in names or list(TARGETS):
+        source, cls, shards = TARGETS[name]
         src = FIXTURES / source
         out = FIXTURES / name
         if out.exists():
@@ -96,4 +98,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main(sys.argv[1:])

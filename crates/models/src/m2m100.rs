@@ -34,12 +34,12 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Activation, LayerNorm, Linear};
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
+use crate::weights::Checkpoint;
 use crate::{tokenizer, Error, Result};
 
 /// Which of the two BART-style families a checkpoint is.
@@ -174,92 +174,38 @@ impl Config {
     }
 }
 
-/// The tensors of a checkpoint's safetensors files (one, or shards),
-/// handed out by checkpoint name with their shape and dtype checked, so
-/// that a mismatched checkpoint is an error naming the file and tensor
-/// (candle's `VarBuilder` reports neither the file nor, once wrapped, a
-/// matchable cause).
+/// The tensors of a checkpoint (safetensors files, one or shards, or
+/// `pytorch_model.bin`), handed out by checkpoint name as f32 with their
+/// shape and dtype checked by [`Checkpoint`], so that a mismatched
+/// checkpoint is an error naming the file and tensor.
 struct Weights {
-    files: Vec<(PathBuf, MmapedSafetensors)>,
+    checkpoint: Checkpoint,
     device: Device,
 }
 
 impl Weights {
     fn open(paths: &[PathBuf], device: &Device) -> Result<Self> {
-        let files = paths
-            .iter()
-            .map(|path| {
-                // SAFETY: the file is memory-mapped read-only; as with every
-                // mmap-based loader, it must not be modified while we read it.
-                // Mapped, not read: a 2.4 GB NLLB checkpoint is converted to
-                // f32 tensor by tensor without a second copy of the file.
-                let tensors =
-                    unsafe { MmapedSafetensors::new(path) }.map_err(|source| Error::Weights {
-                        path: path.clone(),
-                        source,
-                    })?;
-                Ok((path.clone(), tensors))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if files.is_empty() {
-            return Err(Error::Input("no safetensors files to load".into()));
+        if paths.is_empty() {
+            return Err(Error::Input("no weight files to load".into()));
         }
         Ok(Self {
-            files,
+            checkpoint: Checkpoint::open(paths)?,
             device: device.clone(),
         })
     }
 
     fn contains(&self, name: &str) -> bool {
-        self.files.iter().any(|(_, t)| t.get(name).is_ok())
+        self.checkpoint.contains(name)
     }
 
     /// Number of weights in every file.
     fn parameter_count(&self) -> u64 {
-        self.files
-            .iter()
-            .flat_map(|(_, t)| t.tensors())
-            .map(|(_, view)| view.shape().iter().product::<usize>() as u64)
-            .sum()
+        self.checkpoint.parameter_count()
     }
 
     /// The tensor `name` as f32, which must have shape `shape`.
     fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        let found = self
-            .files
-            .iter()
-            .find_map(|(path, t)| t.get(name).ok().map(|view| (path, t, view)));
-        let Some((path, tensors, view)) = found else {
-            let path = self
-                .files
-                .first()
-                .map(|(p, _)| p.clone())
-                .unwrap_or_default();
-            return Err(Error::MissingTensor {
-                files: self.files.len(),
-                path,
-                tensor: name.to_string(),
-            });
-        };
-        if view.shape() != shape {
-            return Err(Error::TensorShape {
-                path: path.clone(),
-                tensor: name.to_string(),
-                expected: shape.to_vec(),
-                found: view.shape().to_vec(),
-            });
-        }
-        let dtype_err = || Error::TensorDtype {
-            path: path.clone(),
-            tensor: name.to_string(),
-            dtype: format!("{:?}", view.dtype()).to_lowercase(),
-        };
-        let tensor = tensors.load(name, &self.device).map_err(|_| dtype_err())?;
-        match tensor.dtype() {
-            DType::F32 => Ok(tensor),
-            DType::F16 | DType::BF16 => Ok(tensor.to_dtype(DType::F32)?),
-            _ => Err(dtype_err()),
-        }
+        self.checkpoint.tensor(name, shape, &self.device)
     }
 
     fn pp(&self, prefix: &str) -> Prefixed<'_> {

@@ -363,6 +363,11 @@ impl Checkpoint {
         self.files.get(meta.file).cloned().unwrap_or_default()
     }
 
+    /// Whether the checkpoint holds a tensor named `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
     /// One tensor as f32, after the checks [`Self::load`] makes (present,
     /// this shape, a float dtype): for loaders that read tensors by name
     /// rather than through a `VarBuilder`. Safetensors and pickles only.

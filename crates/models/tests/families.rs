@@ -618,7 +618,7 @@ fn inputs_beyond_the_context_or_empty_are_errors() {
 }
 
 // --- pytorch_model.bin checkpoints -------------------------------------
-// `scripts/make_bin_fixtures.py` re-saves the qwen2 and t5 fixtures'
+// `scripts/make_bin_fixtures.py` re-saves the qwen2, t5 and marian fixtures'
 // weights with `torch.save` (t5 in two shards with an index), so their
 // transformers references apply unchanged.
 
@@ -646,6 +646,15 @@ fn t5_from_sharded_pytorch_bin_matches_transformers() {
         ]
     );
     check_seq2seq("t5", Seq2SeqLm::load(&dir).unwrap(), TOL);
+}
+
+#[test]
+fn marian_from_pytorch_bin_matches_transformers() {
+    let dir = fixture("marian-bin");
+    assert!(!dir.join("model.safetensors").exists());
+    // (The state dict also holds the fixed sinusoidal position tables,
+    // which safetensors checkpoints leave out; they are not read.)
+    check_seq2seq("marian", Seq2SeqLm::load(&dir).unwrap(), TOL);
 }
 
 /// Copies a fixture directory's files into a temp dir.

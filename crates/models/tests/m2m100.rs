@@ -363,7 +363,7 @@ fn a_truncated_weights_file_is_an_error_naming_it() {
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let err = load_error(dir.path());
-    assert!(matches!(&err, Error::Weights { .. }), "{err}");
+    assert!(matches!(&err, Error::Safetensors { .. }), "{err}");
     assert!(err.to_string().contains("model.safetensors"), "{err}");
 }
 
