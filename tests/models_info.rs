@@ -2,18 +2,14 @@
 //! safetensors: pytorch_model.bin (single and sharded) and a T5 GGUF beside
 //! its config.json. Reads headers only; no model runs.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
 
-use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
-use candle_core::Device;
-use serde_json::Value;
+use support::fixture;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("crates/models/tests/fixtures")
-        .join(name)
-}
+use serde_json::Value;
 
 fn info(path: &Path) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_tarjoman"))
@@ -48,23 +44,7 @@ fn pytorch_bin_reports_parameters_and_dtype() {
 #[test]
 fn t5_gguf_with_config_reports_family_and_quantization() {
     let dir = tempfile::tempdir().unwrap();
-    let src = fixture("t5");
-    std::fs::copy(src.join("config.json"), dir.path().join("config.json")).unwrap();
-    let tensors =
-        candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
-    let q: Vec<(String, QTensor)> = tensors
-        .iter()
-        .map(|(n, t)| {
-            let dtype = match t.dims() {
-                [_, cols] if cols % 32 == 0 => GgmlDType::Q8_0,
-                _ => GgmlDType::F32,
-            };
-            (n.clone(), QTensor::quantize(t, dtype).unwrap())
-        })
-        .collect();
-    let refs: Vec<(&str, &QTensor)> = q.iter().map(|(n, q)| (n.as_str(), q)).collect();
-    let mut file = std::fs::File::create(dir.path().join("model-q8_0.gguf")).unwrap();
-    gguf_file::write(&mut file, &[], &refs).unwrap();
+    support::write_t5_gguf(dir.path());
 
     let v = info(dir.path());
     assert_eq!(v["format"], "gguf");

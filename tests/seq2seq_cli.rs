@@ -8,18 +8,15 @@
 
 #[path = "../crates/registry/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use support::fixture;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tarjoman"))
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("crates/models/tests/fixtures")
-        .join(name)
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -45,31 +42,50 @@ fn input(dir: &Path) -> PathBuf {
     path
 }
 
-/// The Marian fixture has no tokenizer: a copy of it with a word-level
-/// `tokenizer.json` over its 256 ids (`t0` .. `t255`; every Persian word is
-/// `<unk>`, id 3), appending its EOS (0) as Marian's tokenizer does.
+/// A word-level `tokenizer.json` over a fixture's 256 ids (`t0` .. `t255`;
+/// every Persian word is `<unk>`, id 3) that appends `eos` as the real
+/// tokenizers of Marian and T5 do.
+fn word_level_tokenizer(dir: &Path, eos: u32) {
+    let vocab: serde_json::Map<String, serde_json::Value> = (0..256)
+        .map(|i| (format!("t{i}"), serde_json::json!(i)))
+        .collect();
+    let eos_token = format!("t{eos}");
+    let doc = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null,
+        "added_tokens": [{"id": eos, "content": eos_token, "single_word": false, "lstrip": false,
+            "rstrip": false, "normalized": false, "special": true}],
+        "normalizer": null, "pre_tokenizer": {"type": "WhitespaceSplit"},
+        "post_processor": {"type": "TemplateProcessing",
+            "single": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": eos_token, "type_id": 0}}],
+            "pair": [{"Sequence": {"id": "A", "type_id": 0}}],
+            "special_tokens": {eos_token.clone(): {"id": eos_token, "ids": [eos], "tokens": [eos_token]}}},
+        "decoder": null,
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "t3"},
+    });
+    std::fs::write(dir.join("tokenizer.json"), doc.to_string()).unwrap();
+}
+
+/// The Marian fixture has no tokenizer: a copy of it with a word-level one
+/// (EOS 0).
 fn marian_dir(tmp: &Path) -> PathBuf {
     let dir = tmp.join("marian");
     std::fs::create_dir(&dir).unwrap();
     for file in ["config.json", "model.safetensors"] {
         std::fs::copy(fixture("marian").join(file), dir.join(file)).unwrap();
     }
-    let vocab: serde_json::Map<String, serde_json::Value> = (0..256)
-        .map(|i| (format!("t{i}"), serde_json::json!(i)))
-        .collect();
-    let doc = serde_json::json!({
-        "version": "1.0", "truncation": null, "padding": null,
-        "added_tokens": [{"id": 0, "content": "t0", "single_word": false, "lstrip": false,
-            "rstrip": false, "normalized": false, "special": true}],
-        "normalizer": null, "pre_tokenizer": {"type": "WhitespaceSplit"},
-        "post_processor": {"type": "TemplateProcessing",
-            "single": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "t0", "type_id": 0}}],
-            "pair": [{"Sequence": {"id": "A", "type_id": 0}}],
-            "special_tokens": {"t0": {"id": "t0", "ids": [0], "tokens": ["t0"]}}},
-        "decoder": null,
-        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "t3"},
-    });
-    std::fs::write(dir.join("tokenizer.json"), doc.to_string()).unwrap();
+    word_level_tokenizer(&dir, 0);
+    dir
+}
+
+/// A MADLAD-400 style directory: the T5 fixture's config.json, its weights
+/// as a GGUF (Q8_0 where rows split into 32-element blocks, as candle's
+/// `tensor-tools quantize` writes MADLAD GGUFs), and a word-level
+/// tokenizer (EOS 2).
+fn t5_gguf_dir(tmp: &Path) -> PathBuf {
+    let dir = tmp.join("t5-gguf");
+    std::fs::create_dir(&dir).unwrap();
+    support::write_t5_gguf(&dir);
+    word_level_tokenizer(&dir, 2);
     dir
 }
 
@@ -112,6 +128,13 @@ fn translate_runs_m2m100_and_marian_directories() {
     let input = input(tmp.path());
     check_translate(&fixture("m2m100"), &input);
     check_translate(&marian_dir(tmp.path()), &input);
+}
+
+#[test]
+fn translate_runs_a_t5_gguf_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    check_translate(&t5_gguf_dir(tmp.path()), &input);
 }
 
 #[test]
