@@ -188,7 +188,7 @@ fn gguf_source(files: &ModelFiles, spec: &str) -> Result<LmSource> {
 
 fn default_format(family: Family) -> &'static str {
     match family {
-        Family::Qwen2 | Family::Llama => "chatml",
+        Family::Qwen2 | Family::Qwen3 | Family::Llama => "chatml",
         Family::Gemma3 => "gemma",
     }
 }

@@ -9,7 +9,9 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use candle_transformers::models::{quantized_gemma3, quantized_llama, quantized_qwen2};
+use candle_transformers::models::{
+    quantized_gemma3, quantized_llama, quantized_qwen2, quantized_qwen3,
+};
 use tokenizers::Tokenizer;
 
 use crate::decoder::{Arch, DecoderLm};
@@ -17,12 +19,13 @@ use crate::gguf::GgufFile;
 use crate::{tokenizer, Error, Result};
 
 /// Architectures this crate can run, as named by GGUF `general.architecture`.
-pub const SUPPORTED: &str = "qwen2, gemma3, llama";
+pub const SUPPORTED: &str = "qwen2, qwen3, gemma3, llama";
 
 /// The model family, which also decides details such as context limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
     Qwen2,
+    Qwen3,
     Gemma3,
     Llama,
 }
@@ -31,6 +34,7 @@ impl Family {
     pub fn name(self) -> &'static str {
         match self {
             Family::Qwen2 => "qwen2",
+            Family::Qwen3 => "qwen3",
             Family::Gemma3 => "gemma3",
             Family::Llama => "llama",
         }
@@ -44,8 +48,8 @@ pub enum Backend {
     /// embeddings.
     #[default]
     Fast,
-    /// candle-transformers' `quantized_qwen2`, `quantized_gemma3` and
-    /// `quantized_llama`, as published (for equivalence tests and
+    /// candle-transformers' `quantized_qwen2`, `quantized_qwen3`,
+    /// `quantized_gemma3` and `quantized_llama`, as published (for equivalence tests and
     /// benchmarks; note that its gemma3 uses SiLU where Gemma 3 uses GELU).
     Reference,
 }
@@ -53,6 +57,7 @@ pub enum Backend {
 enum Weights {
     Fast(Box<DecoderLm>),
     Qwen2(quantized_qwen2::ModelWeights),
+    Qwen3(quantized_qwen3::ModelWeights),
     Gemma3(quantized_gemma3::ModelWeights),
     Llama(quantized_llama::ModelWeights),
 }
@@ -104,6 +109,7 @@ impl CausalLm {
         let arch = gguf.architecture()?.to_string();
         let family = match arch.as_str() {
             "qwen2" => Family::Qwen2,
+            "qwen3" => Family::Qwen3,
             "gemma3" => Family::Gemma3,
             "llama" => Family::Llama,
             _ => {
@@ -123,6 +129,7 @@ impl CausalLm {
             Family::Llama => (gguf.u32("llama.context_length").unwrap_or(4096) as usize)
                 .min(quantized_llama::MAX_SEQ_LEN),
             Family::Qwen2 => gguf.u32("qwen2.context_length")? as usize,
+            Family::Qwen3 => gguf.u32("qwen3.context_length")? as usize,
             Family::Gemma3 => gguf.u32("gemma3.context_length").unwrap_or(32768) as usize,
         };
         let mut eos_ids: Vec<u32> = gguf
@@ -167,6 +174,7 @@ impl CausalLm {
             (Backend::Fast, _) => {
                 let arch = match family {
                     Family::Qwen2 => Arch::Qwen2,
+                    Family::Qwen3 => Arch::Qwen3,
                     Family::Gemma3 => Arch::Gemma3,
                     Family::Llama => Arch::Llama,
                 };
@@ -176,6 +184,10 @@ impl CausalLm {
             }
             (Backend::Reference, Family::Qwen2) => Weights::Qwen2(
                 quantized_qwen2::ModelWeights::from_gguf(content, reader, &device)
+                    .map_err(weights_err)?,
+            ),
+            (Backend::Reference, Family::Qwen3) => Weights::Qwen3(
+                quantized_qwen3::ModelWeights::from_gguf(content, reader, &device)
                     .map_err(weights_err)?,
             ),
             (Backend::Reference, Family::Gemma3) => Weights::Gemma3(
@@ -221,6 +233,14 @@ impl CausalLm {
         let logits = match &mut self.weights {
             Weights::Fast(m) => m.forward(tokens, index_pos)?,
             Weights::Qwen2(m) => m.forward(&input()?, index_pos)?.squeeze(0)?,
+            Weights::Qwen3(m) => {
+                // Its cache is appended to, never truncated: a new
+                // sequence starts from an empty one.
+                if index_pos == 0 {
+                    m.clear_kv_cache();
+                }
+                m.forward(&input()?, index_pos)?.squeeze(0)?
+            }
             Weights::Gemma3(m) => m.forward(&input()?, index_pos)?.squeeze(0)?,
             Weights::Llama(m) => m.forward(&input()?, index_pos)?.squeeze(0)?,
         };

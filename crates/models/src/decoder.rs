@@ -1,8 +1,9 @@
 //! One quantized decoder-only transformer for the GGUF families we run
-//! (qwen2, llama, gemma3), written for how translation uses a model.
+//! (qwen2, qwen3, llama, gemma3), written for how translation uses a model.
 //!
 //! It started from candle-transformers' `quantized_qwen2`, `quantized_llama`
-//! and `quantized_gemma3` (same weights, same candle kernels) and changes
+//! and `quantized_gemma3` (same weights, same candle kernels; Qwen3 is
+//! Qwen2 without q/k/v biases, with Gemma-style per-head q/k norms) and changes
 //! what the profile and the reference implementations called for:
 //!
 //! - **A preallocated KV cache** written in place, instead of concatenating
@@ -36,6 +37,7 @@ const INITIAL_CAPACITY: usize = 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
     Qwen2,
+    Qwen3,
     Llama,
     Gemma3,
 }
@@ -62,7 +64,7 @@ struct Layer {
     wo: QMatMul,
     /// Qwen2's q/k/v biases.
     bias: Option<(Tensor, Tensor, Tensor)>,
-    /// Gemma 3's per-head RMS norms of queries and keys.
+    /// Gemma 3's and Qwen3's per-head RMS norms of queries and keys.
     qk_norm: Option<(Tensor, Tensor)>,
     attn_norm: Tensor,
     /// Gemma 3's norms on the attention and feed-forward outputs.
@@ -162,6 +164,7 @@ impl DecoderLm {
     ) -> candle_core::Result<Self> {
         let prefix = match arch {
             Arch::Qwen2 => "qwen2",
+            Arch::Qwen3 => "qwen3",
             Arch::Llama => "llama",
             Arch::Gemma3 => "gemma3",
         };
@@ -247,7 +250,7 @@ impl DecoderLm {
                 None
             };
             let gemma = arch == Arch::Gemma3;
-            let qk_norm = if gemma {
+            let qk_norm = if gemma || arch == Arch::Qwen3 {
                 Some((
                     dense(&ct, reader, &name("attn_q_norm.weight"))?,
                     dense(&ct, reader, &name("attn_k_norm.weight"))?,
