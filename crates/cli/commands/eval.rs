@@ -366,7 +366,7 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
     let opts = args.translation.options(&args.model)?;
     let settings = json!({
         "prompt_format": loaded.prompt_format(),
-        "shots": opts.shots,
+        "shots": loaded.prompt_format().map(|f| opts.shots_for(f)).transpose()?,
         "normalize": opts.normalize.is_some(),
         "decoding": if opts.generation.temperature.is_some() { "sampling" } else { "greedy" },
         "temperature": opts.generation.temperature,

@@ -129,6 +129,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "method": format!("{:?}", args.method).to_lowercase(),
         "model": lm.name,
         "translate": args.folder.translate,
+        // `null`: the prompt format's default.
         "shots": translate_opts.shots,
         "normalize": translate_opts.normalize.is_some(),
         "temperature": generation.temperature,

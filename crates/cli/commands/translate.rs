@@ -53,9 +53,11 @@ pub struct Args {
 /// Options of the translation step, shared by `translate` and `summarize`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TranslationArgs {
-    /// How many worked examples to put in each translation prompt.
-    #[arg(long, default_value_t = TranslateOptions::default().shots)]
-    pub shots: usize,
+    /// How many worked examples to put in each translation prompt [default:
+    /// the prompt format's: 0 for instruction models, which translate our
+    /// development set best without them, 2 for base models]
+    #[arg(long)]
+    pub shots: Option<usize>,
 
     /// Feed the model the text as it is, without Persian normalization
     /// (Arabic letters, zero-width non-joiners, digits).

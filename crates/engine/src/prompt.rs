@@ -21,6 +21,9 @@ pub struct Format {
     pub generation: String,
     #[serde(default)]
     pub stop: Vec<String>,
+    /// Worked examples a task prompt shows unless told otherwise.
+    #[serde(default)]
+    pub shots: usize,
 }
 
 /// One worked example (a user turn and the expected answer).
@@ -142,7 +145,14 @@ mod tests {
         for f in ["chatml", "gemma", "fewshot"] {
             book.format(f).unwrap();
         }
-        assert!(book.task("translate").unwrap().examples.len() >= 2);
+        let examples = book.task("translate").unwrap().examples.len();
+        assert!(examples >= 2);
+        // A base model only continues a pattern: its format must show
+        // examples by default, and no format may ask for more than exist.
+        assert!(book.format("fewshot").unwrap().shots >= 1);
+        for f in ["chatml", "gemma", "fewshot"] {
+            assert!(book.format(f).unwrap().shots <= examples, "{f}");
+        }
         book.task("summarize").unwrap();
         assert!(book.format("nope").is_err());
     }

@@ -22,8 +22,9 @@ use crate::Result;
 /// Settings of the translation pipeline.
 #[derive(Debug, Clone)]
 pub struct TranslateOptions {
-    /// How many of the task's worked examples go into each prompt.
-    pub shots: usize,
+    /// How many of the task's worked examples go into each prompt (`None`:
+    /// the prompt format's default, see `prompts.toml`).
+    pub shots: Option<usize>,
     /// Persian normalization before the model sees a sentence (`None`: off).
     pub normalize: Option<NormalizeOptions>,
     pub generation: GenerationConfig,
@@ -41,13 +42,24 @@ pub struct TranslateOptions {
     pub glossary: Option<Glossary>,
 }
 
+impl TranslateOptions {
+    /// The worked examples per prompt these options give with prompt
+    /// `format`: [`Self::shots`], else the format's default.
+    pub fn shots_for(&self, format: &str) -> Result<usize> {
+        match self.shots {
+            Some(n) => Ok(n),
+            None => Ok(PromptBook::builtin()?.format(format)?.shots),
+        }
+    }
+}
+
 /// The repetition penalty of a retry (when the first attempt had none).
 const RETRY_REPEAT_PENALTY: f32 = 1.15;
 
 impl Default for TranslateOptions {
     fn default() -> Self {
         Self {
-            shots: 2,
+            shots: None,
             normalize: Some(NormalizeOptions::default()),
             generation: GenerationConfig::default(),
             length_ratio: 0.6,
@@ -148,6 +160,11 @@ impl<'m> Translator<'m> {
         })
     }
 
+    /// Worked examples per prompt: the options', else the format's default.
+    pub fn shots(&self) -> usize {
+        self.opts.shots.unwrap_or(self.format.shots)
+    }
+
     /// Translates one sentence; returns the translation and its record
     /// fields (index, line and span are the caller's). A translation that
     /// fails a guard is retried once (see [`TranslateOptions::retry`]).
@@ -206,7 +223,7 @@ impl<'m> Translator<'m> {
     ) -> Result<(String, Generation)> {
         let prompt = self
             .format
-            .render_with_note(&self.task, self.opts.shots, text, note);
+            .render_with_note(&self.task, self.shots(), text, note);
         let mut ids = Vec::new();
         if self.lm.info.add_bos {
             ids.extend(self.lm.info.bos_id);
