@@ -151,9 +151,7 @@ fn resolve_hub(manifest: &Manifest, spec: &str) -> Result<Option<ModelFiles>> {
         store: &store(),
         hub: HubConfig::from_env(),
     };
-    if Path::new(spec).exists() || manifest.models.iter().any(|m| m.name == spec) {
-        return Ok(None);
-    }
+    // Paths and manifest names parse as such, before repo ids.
     match resolver.parse(spec) {
         Ok(ModelSpec::Hub { .. }) => {}
         // Not a repo id either: the manifest lookup names the choices.

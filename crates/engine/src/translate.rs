@@ -128,6 +128,17 @@ pub struct DocumentStats {
 }
 
 impl DocumentStats {
+    /// Counts one translated sentence.
+    pub fn add_sentence(&mut self, s: &SentenceStats) {
+        self.sentences += 1;
+        self.source_tokens += s.source_tokens;
+        self.prompt_tokens += s.prompt_tokens;
+        self.prefilled_tokens += s.prefilled_tokens;
+        self.output_tokens += s.output_tokens;
+        self.prefill_ms += s.prefill_ms;
+        self.decode_ms += s.decode_ms;
+    }
+
     /// Adds another document's numbers (e.g. one line of a test set).
     pub fn merge(&mut self, other: &DocumentStats) {
         self.sentences += other.sentences;
@@ -312,13 +323,7 @@ where
             },
             PieceKind::Sentence => {
                 let (translation, s) = translate(source)?;
-                stats.sentences += 1;
-                stats.source_tokens += s.source_tokens;
-                stats.prompt_tokens += s.prompt_tokens;
-                stats.prefilled_tokens += s.prefilled_tokens;
-                stats.output_tokens += s.output_tokens;
-                stats.prefill_ms += s.prefill_ms;
-                stats.decode_ms += s.decode_ms;
+                stats.add_sentence(&s);
                 SentenceRecord {
                     index,
                     line: piece.line,
