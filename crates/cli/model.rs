@@ -272,6 +272,26 @@ impl DocumentTranslator<'_> {
             ),
         }
     }
+
+    /// Translates several documents (sentences of all of them batched
+    /// where the model allows), handing `sink` each piece with its
+    /// document's index, in order.
+    pub fn translate_documents(
+        &mut self,
+        docs: &[&str],
+        mut sink: impl FnMut(usize, Event<'_>) -> Result<()>,
+    ) -> Result<DocumentStats> {
+        match self {
+            DocumentTranslator::Prompted(t) => t.translate_documents(docs, sink),
+            DocumentTranslator::Seq2Seq { .. } => {
+                let mut total = DocumentStats::default();
+                for (i, doc) in docs.iter().enumerate() {
+                    total.merge(&self.translate_document(doc, |e| sink(i, e))?);
+                }
+                Ok(total)
+            }
+        }
+    }
 }
 
 /// Loads `--model` for translation: a directory holding an encoder-decoder

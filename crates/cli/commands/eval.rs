@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::builder::TypedValueParser as _;
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Map, Value};
-use tarjoman_engine::translate::{DocumentStats, Event};
+use tarjoman_engine::translate::Event;
 use tarjoman_eval::bootstrap::BootstrapConfig;
 use tarjoman_eval::report::{Report, ReportOptions, SystemOutput};
 use tarjoman_eval::rouge::{Rouge, RougeType};
@@ -387,33 +387,36 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
     let mut translator = loaded.translator(opts)?;
     let bar = line_bar(sources.len() as u64);
     let started = Instant::now();
-    let mut hyps = Vec::with_capacity(sources.len());
-    let mut totals = DocumentStats::default();
+    let mut pieces: Vec<Vec<String>> = vec![Vec::new(); sources.len()];
     let mut warnings = 0usize;
     let mut retried = 0usize;
-    for source in &sources {
-        let mut pieces = Vec::new();
-        let stats = translator.translate_document(source, |event| -> Result<()> {
-            if let Event::Record(r) = event {
-                warnings += r.warnings.len();
-                retried += usize::from(r.retried);
-                pieces.push(r.translation.clone());
-            }
-            Ok(())
-        })?;
-        totals.merge(&stats);
-        hyps.push(pieces.join(" "));
-        bar.inc(1);
-        // Logs of non-interactive runs get a line now and then instead.
-        if bar.is_hidden() && hyps.len() % 25 == 0 {
-            eprintln!(
-                "{}/{} lines, {:.0} s",
-                hyps.len(),
-                sources.len(),
-                started.elapsed().as_secs_f64()
-            );
+    let docs: Vec<&str> = sources.iter().map(String::as_str).collect();
+    // Lines are documents of their own, translated in one run so that
+    // sentences of neighbouring lines decode together (--batch).
+    let mut done = 0usize;
+    let totals = translator.translate_documents(&docs, |doc, event| -> Result<()> {
+        if let Event::Record(r) = event {
+            warnings += r.warnings.len();
+            retried += usize::from(r.retried);
+            pieces[doc].push(r.translation.clone());
         }
-    }
+        // Events come in document order: every line before `doc` is done.
+        if doc > done {
+            bar.inc((doc - done) as u64);
+            // Logs of non-interactive runs get a line now and then instead.
+            if bar.is_hidden() && doc / 25 > done / 25 {
+                eprintln!(
+                    "{}/{} lines, {:.0} s",
+                    doc,
+                    sources.len(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            done = doc;
+        }
+        Ok(())
+    })?;
+    let hyps: Vec<String> = pieces.iter().map(|p| p.join(" ")).collect();
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
     let scores = compute_scores(&hyps, &refs, &args.metrics, false)?;

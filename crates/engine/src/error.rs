@@ -6,6 +6,8 @@ pub enum Error {
     Candle(#[from] candle_core::Error),
     #[error("invalid prompt data: {0}")]
     Prompt(String),
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("nothing to summarize: the text has no sentences")]
     EmptyDocument,
 }

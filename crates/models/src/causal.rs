@@ -84,8 +84,9 @@ pub struct CausalLm {
     pub tokenizer: Tokenizer,
     pub info: ModelInfo,
     device: Device,
-    /// The tokens whose keys and values the model has cached, in order.
-    history: Vec<u32>,
+    /// Per slot, the tokens whose keys and values the model has cached, in
+    /// order (slot 0 always exists; more with the fast backend only).
+    histories: Vec<Vec<u32>>,
 }
 
 /// End-of-turn markers used by the chat templates we support.
@@ -204,7 +205,7 @@ impl CausalLm {
             tokenizer,
             info,
             device,
-            history: Vec::new(),
+            histories: vec![Vec::new()],
         })
     }
 
@@ -213,6 +214,33 @@ impl CausalLm {
     /// from `index_pos` on are dropped first: `index_pos == 0` starts a new
     /// sequence, `index_pos == cached()` extends the cached one.
     pub fn forward(&mut self, tokens: &[u32], index_pos: usize) -> Result<Tensor> {
+        self.forward_in(0, tokens, index_pos)
+    }
+
+    /// How many sequences can be decoded together ([`CausalLm::step_many`]):
+    /// unlimited with the fast backend, 1 with candle's reference models.
+    pub fn max_slots(&self) -> usize {
+        match self.weights {
+            Weights::Fast(_) => usize::MAX,
+            _ => 1,
+        }
+    }
+
+    fn check_slot(&mut self, slot: usize) -> Result<()> {
+        if slot >= self.max_slots() {
+            return Err(Error::Input(format!(
+                "slot {slot}: this backend runs one sequence at a time"
+            )));
+        }
+        if self.histories.len() <= slot {
+            self.histories.resize(slot + 1, Vec::new());
+        }
+        Ok(())
+    }
+
+    /// [`CausalLm::forward`] on the sequence of `slot`.
+    pub fn forward_in(&mut self, slot: usize, tokens: &[u32], index_pos: usize) -> Result<Tensor> {
+        self.check_slot(slot)?;
         let end = index_pos + tokens.len();
         if end > self.info.context_length {
             return Err(Error::ContextOverflow {
@@ -220,18 +248,19 @@ impl CausalLm {
                 context: self.info.context_length,
             });
         }
-        if index_pos > self.history.len() {
+        let history = &mut self.histories[slot];
+        if index_pos > history.len() {
             return Err(Error::CacheGap {
                 position: index_pos,
-                cached: self.history.len(),
+                cached: history.len(),
             });
         }
         // Forget what this call replaces before running, so a failed call
         // never leaves the history claiming tokens the cache lacks.
-        self.history.truncate(index_pos);
+        history.truncate(index_pos);
         let input = || Tensor::new(tokens, &self.device)?.unsqueeze(0);
         let logits = match &mut self.weights {
-            Weights::Fast(m) => m.forward(tokens, index_pos)?,
+            Weights::Fast(m) => m.forward_in(slot, tokens, index_pos)?,
             Weights::Qwen2(m) => m.forward(&input()?, index_pos)?.squeeze(0)?,
             Weights::Qwen3(m) => {
                 // Its cache is appended to, never truncated: a new
@@ -244,8 +273,44 @@ impl CausalLm {
             Weights::Gemma3(m) => m.forward(&input()?, index_pos)?.squeeze(0)?,
             Weights::Llama(m) => m.forward(&input()?, index_pos)?.squeeze(0)?,
         };
-        self.history.extend_from_slice(tokens);
+        self.histories[slot].extend_from_slice(tokens);
         Ok(logits.to_dtype(candle_core::DType::F32)?)
+    }
+
+    /// Appends one token to each of several slots' sequences in a single
+    /// pass and returns each row's next-token logits, in order. With the
+    /// fast backend the weights are read once for all rows; the reference
+    /// backends take one row (slot 0) at a time.
+    pub fn step_many(&mut self, rows: &[(usize, u32)]) -> Result<Vec<Tensor>> {
+        for &(slot, _) in rows {
+            self.check_slot(slot)?;
+            let end = self.histories[slot].len() + 1;
+            if end > self.info.context_length {
+                return Err(Error::ContextOverflow {
+                    tokens: end,
+                    context: self.info.context_length,
+                });
+            }
+        }
+        match &mut self.weights {
+            Weights::Fast(m) => {
+                let logits = m.step_many(rows)?;
+                for &(slot, token) in rows {
+                    self.histories[slot].push(token);
+                }
+                let logits = logits.to_dtype(candle_core::DType::F32)?;
+                Ok((0..rows.len())
+                    .map(|r| logits.get(r))
+                    .collect::<candle_core::Result<_>>()?)
+            }
+            _ => rows
+                .iter()
+                .map(|&(slot, token)| {
+                    let pos = self.histories[slot].len();
+                    self.forward_in(slot, &[token], pos)
+                })
+                .collect(),
+        }
     }
 
     /// Runs a whole prompt and returns the logits of its last position,
@@ -256,19 +321,25 @@ impl CausalLm {
     /// candle's reference models cannot drop part of their cache, so with
     /// [`Backend::Reference`] the whole prompt is always run.
     pub fn prefill(&mut self, prompt: &[u32]) -> Result<(Tensor, usize)> {
+        self.prefill_in(0, prompt)
+    }
+
+    /// [`CausalLm::prefill`] on the sequence of `slot`.
+    pub fn prefill_in(&mut self, slot: usize, prompt: &[u32]) -> Result<(Tensor, usize)> {
+        self.check_slot(slot)?;
         let shared = match self.weights {
-            Weights::Fast(_) => common_prefix(&self.history, prompt),
+            Weights::Fast(_) => common_prefix(&self.histories[slot], prompt),
             _ => 0,
         };
         // At least the last token runs: its logits are the answer.
         let start = shared.min(prompt.len().saturating_sub(1));
-        let logits = self.forward(&prompt[start..], start)?;
+        let logits = self.forward_in(slot, &prompt[start..], start)?;
         Ok((logits, prompt.len() - start))
     }
 
-    /// Tokens whose keys and values are cached.
+    /// Tokens whose keys and values are cached in slot 0.
     pub fn cached(&self) -> usize {
-        self.history.len()
+        self.histories[0].len()
     }
 
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {

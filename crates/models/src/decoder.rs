@@ -122,7 +122,23 @@ struct KvCache {
     v: Tensor,
 }
 
-/// A quantized decoder-only language model with a reusable KV cache.
+/// One sequence's state: a KV cache per layer.
+struct Sequence {
+    cache: Vec<KvCache>,
+    /// Tokens in the cache (positions `0..len`).
+    len: usize,
+    capacity: usize,
+}
+
+/// A quantized decoder-only language model with reusable KV caches.
+///
+/// It keeps one sequence per *slot*. Slot 0 is what [`DecoderLm::forward`]
+/// runs; [`DecoderLm::forward_in`] prefills any slot, and
+/// [`DecoderLm::step_many`] decodes one token in each of several slots with
+/// a single pass through the weights, which is where batching pays on a CPU:
+/// decoding one token reads every weight once for a single row of
+/// activations, so the matrix products are bound by memory bandwidth, and
+/// four rows cost little more than one.
 pub struct DecoderLm {
     cfg: Config,
     embeddings: Arc<QTensor>,
@@ -130,10 +146,7 @@ pub struct DecoderLm {
     norm: Tensor,
     output: QMatMul,
     ropes: Vec<Rope>,
-    cache: Vec<KvCache>,
-    /// Tokens in the cache (positions `0..len`).
-    len: usize,
-    capacity: usize,
+    seqs: Vec<Sequence>,
 }
 
 /// Reads a tensor and dequantizes it to f32 (norms, biases).
@@ -286,25 +299,39 @@ impl DecoderLm {
                 window: if local { window } else { None },
             });
         }
-        let cache = (0..n_layer)
-            .map(|_| KvCache::new(n_kv_head, capacity, head_dim))
-            .collect::<candle_core::Result<_>>()?;
-        Ok(Self {
+        let mut model = Self {
             cfg,
             embeddings,
             layers,
             norm,
             output,
             ropes,
+            seqs: Vec::new(),
+        };
+        model.add_sequence(capacity)?;
+        Ok(model)
+    }
+
+    fn add_sequence(&mut self, capacity: usize) -> candle_core::Result<()> {
+        let cache = (0..self.layers.len())
+            .map(|_| KvCache::new(self.cfg.n_kv_head, capacity, self.cfg.head_dim))
+            .collect::<candle_core::Result<_>>()?;
+        self.seqs.push(Sequence {
             cache,
             len: 0,
             capacity,
-        })
+        });
+        Ok(())
     }
 
-    /// Tokens currently in the KV cache.
+    /// Tokens currently in slot 0's KV cache.
     pub fn cached(&self) -> usize {
-        self.len
+        self.cached_in(0)
+    }
+
+    /// Tokens currently in `slot`'s KV cache (0 for a slot never used).
+    pub fn cached_in(&self, slot: usize) -> usize {
+        self.seqs.get(slot).map_or(0, |s| s.len)
     }
 
     /// Runs `tokens` at positions `index_pos..` and returns the logits of the
@@ -312,14 +339,27 @@ impl DecoderLm {
     /// forgotten first, so `index_pos == 0` starts a new sequence and any
     /// `index_pos <= cached()` continues after a shared prefix.
     pub fn forward(&mut self, tokens: &[u32], index_pos: usize) -> candle_core::Result<Tensor> {
+        self.forward_in(0, tokens, index_pos)
+    }
+
+    /// [`DecoderLm::forward`] on the sequence of `slot`; a slot past the
+    /// last one used starts empty (slots are created as needed).
+    pub fn forward_in(
+        &mut self,
+        slot: usize,
+        tokens: &[u32],
+        index_pos: usize,
+    ) -> candle_core::Result<Tensor> {
         if tokens.is_empty() {
             candle_core::bail!("no tokens to run");
         }
-        if index_pos > self.len {
-            candle_core::bail!(
-                "position {index_pos} is past the {} cached tokens",
-                self.len
-            );
+        while self.seqs.len() <= slot {
+            // Extra slots start small: translation prompts are short.
+            self.add_sequence(0)?;
+        }
+        let cached = self.seqs[slot].len;
+        if index_pos > cached {
+            candle_core::bail!("position {index_pos} is past the {cached} cached tokens");
         }
         let end = index_pos + tokens.len();
         if end > self.cfg.context_length {
@@ -328,8 +368,8 @@ impl DecoderLm {
                 self.cfg.context_length
             );
         }
-        self.len = index_pos;
-        self.reserve(end)?;
+        self.seqs[slot].len = index_pos;
+        self.reserve(slot, end)?;
         let seq = tokens.len();
         let mut x = self.embed(tokens)?;
         if self.cfg.arch == Arch::Gemma3 {
@@ -343,39 +383,129 @@ impl DecoderLm {
             Some(w) => mask(seq, index_pos, Some(w))?,
             None => None,
         };
+        let seq_state = &self.seqs[slot];
         for (i, layer) in self.layers.iter().enumerate() {
-            let residual = &x;
-            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, self.cfg.eps as f32)?;
             let layer_mask = match layer.window {
                 Some(_) => window_mask.as_ref(),
                 None => global_mask.as_ref(),
             };
-            let h = self.attention(layer, &self.cache[i], &h, index_pos, layer_mask)?;
-            let h = match &layer.post_norms {
-                Some((post_attn, _)) => {
-                    candle_nn::ops::rms_norm(&h, post_attn, self.cfg.eps as f32)?
-                }
-                None => h,
-            };
-            let x1 = (h + residual)?;
-            let h = candle_nn::ops::rms_norm(&x1, &layer.ffn_norm, self.cfg.eps as f32)?;
-            let gate = layer.gate.forward(&h)?;
-            let up = layer.up.forward(&h)?;
-            let act = match self.cfg.arch {
-                Arch::Gemma3 => gate.gelu()?,
-                _ => candle_nn::ops::silu(&gate)?,
-            };
-            let h = layer.down.forward(&(act * up)?)?;
-            let h = match &layer.post_norms {
-                Some((_, post_ffn)) => candle_nn::ops::rms_norm(&h, post_ffn, self.cfg.eps as f32)?,
-                None => h,
-            };
-            x = (h + x1)?;
+            x = self.block(layer, &x, |h| {
+                let (q, k, v) = self.project(layer, h)?;
+                let y = self.attend(
+                    layer,
+                    &seq_state.cache[i],
+                    &q,
+                    &k,
+                    &v,
+                    index_pos,
+                    layer_mask,
+                )?;
+                layer.wo.forward(&y)
+            })?;
         }
-        self.len = end;
+        self.seqs[slot].len = end;
         let last = x.narrow(0, seq - 1, 1)?;
         let last = candle_nn::ops::rms_norm(&last, &self.norm, self.cfg.eps as f32)?;
         self.output.forward(&last)?.squeeze(0)
+    }
+
+    /// Decodes one token in each of several slots in one pass: `rows` pairs
+    /// a slot with the token to append to it (each slot at most once), and
+    /// the result is `[rows.len(), vocab]` logits, row by row. The matrix
+    /// products run on all rows together; attention runs per row on its own
+    /// cache, so rows at different positions never need padding or masks.
+    pub fn step_many(&mut self, rows: &[(usize, u32)]) -> candle_core::Result<Tensor> {
+        if rows.is_empty() {
+            candle_core::bail!("no rows to run");
+        }
+        for (n, &(slot, _)) in rows.iter().enumerate() {
+            if slot >= self.seqs.len() || self.seqs[slot].len == 0 {
+                candle_core::bail!("slot {slot} has no prompt to continue");
+            }
+            if rows[..n].iter().any(|&(s, _)| s == slot) {
+                candle_core::bail!("slot {slot} appears twice in one step");
+            }
+            let end = self.seqs[slot].len + 1;
+            if end > self.cfg.context_length {
+                candle_core::bail!(
+                    "{end} tokens exceed the context of {}",
+                    self.cfg.context_length
+                );
+            }
+            self.reserve(slot, end)?;
+        }
+        let tokens: Vec<u32> = rows.iter().map(|&(_, t)| t).collect();
+        let positions: Vec<usize> = rows.iter().map(|&(s, _)| self.seqs[s].len).collect();
+        let mut x = self.embed(&tokens)?;
+        if self.cfg.arch == Arch::Gemma3 {
+            x = (x * (self.cfg.hidden as f64).sqrt())?;
+        }
+        // A single query needs a mask only on windowed layers.
+        let window = self.layers.iter().find_map(|l| l.window);
+        let window_masks = positions
+            .iter()
+            .map(|&p| match window {
+                Some(w) => mask(1, p, Some(w)),
+                None => Ok(None),
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = self.block(layer, &x, |h| {
+                let (q, k, v) = self.project(layer, h)?;
+                let mut ys = Vec::with_capacity(rows.len());
+                for (r, &(slot, _)) in rows.iter().enumerate() {
+                    let layer_mask = match layer.window {
+                        Some(_) => window_masks[r].as_ref(),
+                        None => None,
+                    };
+                    ys.push(self.attend(
+                        layer,
+                        &self.seqs[slot].cache[i],
+                        &q.narrow(0, r, 1)?,
+                        &k.narrow(0, r, 1)?,
+                        &v.narrow(0, r, 1)?,
+                        positions[r],
+                        layer_mask,
+                    )?);
+                }
+                layer.wo.forward(&Tensor::cat(&ys, 0)?)
+            })?;
+        }
+        for &(slot, _) in rows {
+            self.seqs[slot].len += 1;
+        }
+        let x = candle_nn::ops::rms_norm(&x, &self.norm, self.cfg.eps as f32)?;
+        self.output.forward(&x)
+    }
+
+    /// One transformer block around `attention` (which maps the normalized
+    /// input to the attention output, `wo` included).
+    fn block(
+        &self,
+        layer: &Layer,
+        x: &Tensor,
+        attention: impl FnOnce(&Tensor) -> candle_core::Result<Tensor>,
+    ) -> candle_core::Result<Tensor> {
+        let h = candle_nn::ops::rms_norm(x, &layer.attn_norm, self.cfg.eps as f32)?;
+        let h = attention(&h)?;
+        let h = match &layer.post_norms {
+            Some((post_attn, _)) => candle_nn::ops::rms_norm(&h, post_attn, self.cfg.eps as f32)?,
+            None => h,
+        };
+        let x1 = (h + x)?;
+        let h = candle_nn::ops::rms_norm(&x1, &layer.ffn_norm, self.cfg.eps as f32)?;
+        let gate = layer.gate.forward(&h)?;
+        let up = layer.up.forward(&h)?;
+        let act = match self.cfg.arch {
+            Arch::Gemma3 => gate.gelu()?,
+            _ => candle_nn::ops::silu(&gate)?,
+        };
+        let h = layer.down.forward(&(act * up)?)?;
+        let h = match &layer.post_norms {
+            Some((_, post_ffn)) => candle_nn::ops::rms_norm(&h, post_ffn, self.cfg.eps as f32)?,
+            None => h,
+        };
+        h + x1
     }
 
     /// Token embeddings `[seq, hidden]`, dequantizing only the rows needed.
@@ -399,35 +529,30 @@ impl DecoderLm {
         Tensor::cat(&rows, 0)
     }
 
-    /// Grows the KV cache and RoPE tables to hold `tokens` positions.
-    fn reserve(&mut self, tokens: usize) -> candle_core::Result<()> {
-        if tokens > self.capacity {
-            let mut capacity = self.capacity.max(1);
+    /// Grows `slot`'s KV cache and the RoPE tables to hold `tokens`
+    /// positions.
+    fn reserve(&mut self, slot: usize, tokens: usize) -> candle_core::Result<()> {
+        let seq = &mut self.seqs[slot];
+        if tokens > seq.capacity {
+            let mut capacity = seq.capacity.max(128);
             while capacity < tokens {
                 capacity *= 2;
             }
             let capacity = capacity.min(self.cfg.context_length);
-            for cache in &mut self.cache {
-                cache.grow(self.len, capacity)?;
+            for cache in &mut seq.cache {
+                cache.grow(seq.len, capacity)?;
             }
-            self.capacity = capacity;
+            seq.capacity = capacity;
         }
+        let capacity = seq.capacity;
         for rope in &mut self.ropes {
-            rope.ensure(self.capacity)?;
+            rope.ensure(capacity)?;
         }
         Ok(())
     }
 
-    fn attention(
-        &self,
-        layer: &Layer,
-        cache: &KvCache,
-        x: &Tensor,
-        index_pos: usize,
-        mask: Option<&Tensor>,
-    ) -> candle_core::Result<Tensor> {
-        let cfg = &self.cfg;
-        let seq = x.dim(0)?;
+    /// Queries, keys and values `[seq, heads * hd]` of the normalized input.
+    fn project(&self, layer: &Layer, x: &Tensor) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let mut q = layer.wq.forward(x)?;
         let mut k = layer.wk.forward(x)?;
         let mut v = layer.wv.forward(x)?;
@@ -436,6 +561,25 @@ impl DecoderLm {
             k = k.broadcast_add(bk)?;
             v = v.broadcast_add(bv)?;
         }
+        Ok((q, k, v))
+    }
+
+    /// Attention of `seq` new positions starting at `index_pos`, whose keys
+    /// and values are written into `cache` first; returns `[seq, heads * hd]`
+    /// (before the output projection).
+    #[allow(clippy::too_many_arguments)]
+    fn attend(
+        &self,
+        layer: &Layer,
+        cache: &KvCache,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        index_pos: usize,
+        mask: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
+        let cfg = &self.cfg;
+        let seq = q.dim(0)?;
         // [seq, heads * hd] -> [heads, seq, hd]
         let q = q
             .reshape((seq, cfg.n_head, cfg.head_dim))?
@@ -479,11 +623,9 @@ impl DecoderLm {
         };
         let att = candle_nn::ops::softmax_last_dim(&att)?;
         let y = att.matmul(&values)?; // [n_kv, group * seq, hd]
-        let y = y
-            .reshape((cfg.n_head, seq, cfg.head_dim))?
+        y.reshape((cfg.n_head, seq, cfg.head_dim))?
             .transpose(0, 1)?
-            .reshape((seq, cfg.n_head * cfg.head_dim))?;
-        layer.wo.forward(&y)
+            .reshape((seq, cfg.n_head * cfg.head_dim))
     }
 
     /// Applies RoPE to `[heads, seq, hd]` at positions `index_pos..`.

@@ -1187,3 +1187,80 @@ fn gguf_decoders_match_transformers() {
         check_gguf_family(name, Backend::Reference);
     }
 }
+
+/// Batched decoding (`CausalLm::step_many`): rows at different positions in
+/// their own slots give each row's transformers logits, and two slots
+/// decoding the same prompt side by side follow transformers' greedy ids.
+fn check_gguf_batched(name: &str) {
+    use tarjoman_models::causal::{Backend, CausalLm};
+    let dir = tempfile::tempdir().unwrap();
+    let (gguf, tokenizer) = fixture_as_gguf(name, dir.path());
+    let r = Reference::load(name);
+    let mut lm = CausalLm::load_with(&gguf, Some(&tokenizer), Backend::Fast).unwrap();
+    let prompt = r.ids("input_ids");
+    let what = format!("{name} GGUF batched");
+    assert!(prompt.len() >= 4, "{what}: fixture prompt too short");
+
+    // Slot s holds the first `cut[s]` prompt tokens; one step then feeds
+    // each slot its next prompt token, at a different position per row.
+    let cuts = [prompt.len() - 1, 2, prompt.len() / 2 + 1];
+    for (slot, &cut) in cuts.iter().enumerate() {
+        lm.prefill_in(slot, &prompt[..cut]).unwrap();
+    }
+    let rows: Vec<(usize, u32)> = cuts
+        .iter()
+        .enumerate()
+        .map(|(slot, &cut)| (slot, prompt[cut]))
+        .collect();
+    let logits = lm.step_many(&rows).unwrap();
+    for (slot, &cut) in cuts.iter().enumerate() {
+        assert_close(
+            &format!("{what} slot {slot} at position {cut}"),
+            &logits[slot],
+            &r.t("logits").get(cut).unwrap(),
+        );
+    }
+
+    // Two slots decode the reference's greedy continuation together.
+    let steps = r.json["greedy_steps"].as_u64().unwrap() as usize;
+    let expected = r.ids("greedy_ids");
+    let mut next = Vec::new();
+    for slot in [1, 2] {
+        let (l, _) = lm.prefill_in(slot, &prompt).unwrap();
+        next.push(argmax(&l, &[]));
+    }
+    let mut ids: Vec<Vec<u32>> = vec![Vec::new(), Vec::new()];
+    for k in 0..steps {
+        for (row, id) in next.iter().enumerate() {
+            ids[row].push(*id);
+        }
+        if k + 1 == steps {
+            break;
+        }
+        let logits = lm.step_many(&[(1, next[0]), (2, next[1])]).unwrap();
+        for (row, l) in logits.iter().enumerate() {
+            assert_close(
+                &format!("{what} row {row} greedy step {}", k + 1),
+                l,
+                &r.t("greedy_logits").get(k + 1).unwrap(),
+            );
+            next[row] = argmax(l, &[]);
+        }
+    }
+    assert_eq!(ids[0], expected, "{what} greedy ids, row 0");
+    assert_eq!(ids[1], expected, "{what} greedy ids, row 1");
+
+    // Misuse is an error, not a panic.
+    assert!(
+        lm.step_many(&[(1, 0), (1, 0)]).is_err(),
+        "{what}: slot twice"
+    );
+    assert!(lm.step_many(&[(7, 0)]).is_err(), "{what}: empty slot");
+}
+
+#[test]
+fn gguf_batched_decoding_matches_transformers() {
+    for name in ["qwen2", "qwen3", "llama", "gemma3"] {
+        check_gguf_batched(name);
+    }
+}
