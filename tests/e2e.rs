@@ -95,6 +95,63 @@ fn json_output_has_one_record_per_sentence_with_all_fields() {
     assert_eq!(lines_seen.len(), 15);
 }
 
+/// The pieces of a `--json` run, without what the model wrote.
+fn record_skeletons(out: &Output) -> Vec<(u64, u64, String, String, String)> {
+    stdout(out)
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("valid JSON per line");
+            (
+                v["index"].as_u64().unwrap(),
+                v["line"].as_u64().unwrap(),
+                v["kind"].to_string(),
+                v["source"].to_string(),
+                v["span"].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn batched_and_mbr_runs_report_every_sentence_in_order() {
+    // The seed's first two lines (metadata and two sentences) keep the
+    // three runs of SmolLM2 short.
+    let dir = tempfile::tempdir().unwrap();
+    let excerpt = dir.path().join("excerpt.fa.txt");
+    let seed_text = std::fs::read_to_string(seed()).unwrap();
+    let lines: Vec<&str> = seed_text.lines().take(2).collect();
+    std::fs::write(&excerpt, lines.join("\n") + "\n").unwrap();
+    let translate = |extra: &[&str]| {
+        let out = run(bin()
+            .args(["translate", "--json", "--model", SMALL_MODEL])
+            .args(extra)
+            .args(SHOTS)
+            .arg(&excerpt));
+        assert!(out.status.success(), "{}", stderr(&out));
+        out
+    };
+    let one_at_a_time = translate(&["--batch", "1"]);
+    let expected = record_skeletons(&one_at_a_time);
+    assert!(
+        expected.len() >= 3,
+        "metadata and 2 sentences: {expected:?}"
+    );
+    let summary = |out: &Output| {
+        stderr(out)
+            .lines()
+            .find(|l| l.starts_with("translated "))
+            .map(|l| l.split(" in ").next().unwrap().to_string())
+    };
+    // Sentences decoded side by side; then three candidates per sentence
+    // in three slots, so one sentence's candidates and other sentences'
+    // retries share batches.
+    for extra in [&["--batch", "4"][..], &["--batch", "3", "--mbr", "3"]] {
+        let out = translate(extra);
+        assert_eq!(record_skeletons(&out), expected, "{extra:?}");
+        assert_eq!(summary(&out), summary(&one_at_a_time), "{extra:?}");
+    }
+}
+
 #[test]
 fn translates_the_seed_article_line_by_line_into_a_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -60,6 +60,13 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub decode_tokens: usize,
 
+    /// Batched decoding: for each N, N sequences (all after the shortest
+    /// context) decode together, one token each per step, as `translate
+    /// --batch N` does; reported as total tokens/s. Empty to skip; the
+    /// reference backend decodes one sequence at a time and skips it.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "4")]
+    pub rows: Vec<usize>,
+
     /// Also translate this article end to end with the default settings and
     /// report its wall time.
     #[arg(long, value_name = "FILE")]
@@ -137,6 +144,32 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "tok_s": args.decode_tokens as f64 / s,
         }));
     }
+    let mut batched = Vec::new();
+    let context = args.contexts.iter().min().copied().unwrap_or(64);
+    let max_slots = lm.max_slots();
+    for &rows in args.rows.iter().filter(|&&r| r > 1 && r <= max_slots) {
+        let mut next = Vec::with_capacity(rows);
+        for slot in 0..rows {
+            let (logits, _) = lm.prefill_in(slot, prompt(context))?;
+            next.push(logits.argmax(0)?.to_scalar::<u32>()?);
+        }
+        let t = Instant::now();
+        for _ in 0..args.decode_tokens {
+            let step: Vec<(usize, u32)> = next.iter().copied().enumerate().collect();
+            for (slot, logits) in lm.step_many(&step)?.iter().enumerate() {
+                next[slot] = logits.argmax(0)?.to_scalar::<u32>()?;
+            }
+        }
+        let s = t.elapsed().as_secs_f64();
+        let tokens = rows * args.decode_tokens;
+        batched.push(json!({
+            "rows": rows,
+            "context": context,
+            "tokens": tokens,
+            "seconds": s,
+            "tok_s": tokens as f64 / s,
+        }));
+    }
     let article = match &args.article {
         Some(path) => {
             let text = read_document(path)?;
@@ -163,6 +196,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "load_s": load_s,
         "prefill": prefill,
         "decode": decode,
+        "batched_decode": batched,
         "article": article,
         "peak_rss_mib": peak_rss_mib(),
     });
@@ -191,6 +225,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 "decode at {:>5} context: {:>6.1} tok/s",
                 d["context"],
                 d["tok_s"].as_f64().unwrap_or(0.0)
+            )?;
+        }
+        for b in &batched {
+            writeln!(
+                out,
+                "decode {} rows at {:>5} context: {:>6.1} tok/s in all",
+                b["rows"],
+                b["context"],
+                b["tok_s"].as_f64().unwrap_or(0.0)
             )?;
         }
         if let Some(s) = report["article"]["seconds"].as_f64() {

@@ -376,6 +376,8 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         "max_new_tokens": opts.generation.max_new_tokens,
         "length_cap": format!("{} x source chars + {}", opts.length_ratio, opts.length_slack),
         "retry": opts.retry,
+        "batch": opts.batch,
+        "mbr_candidates": opts.candidates,
         "glossary": args.translation.glossary.as_ref().map(|p| p.display().to_string()),
     });
     eprintln!(

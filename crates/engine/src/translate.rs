@@ -47,6 +47,11 @@ pub struct TranslateOptions {
     /// sentence at a time. Only the fast GGUF backend batches; the others
     /// run one sentence at a time whatever this says.
     pub batch: usize,
+    /// Candidates per sentence: 1 is greedy decoding alone; N > 1 adds
+    /// N - 1 sampled translations and keeps the one that agrees most with
+    /// the others (minimum Bayes risk with chrF as the utility). The
+    /// candidates of a sentence decode side by side in the batch.
+    pub candidates: usize,
 }
 
 impl TranslateOptions {
@@ -71,6 +76,13 @@ const RETRY_REPEAT_PENALTY: f32 = 1.15;
 /// first streamed sentence further.
 pub const DEFAULT_BATCH: usize = 4;
 
+/// Sampling settings of the extra candidates of minimum Bayes risk
+/// decoding ([`TranslateOptions::candidates`]): varied enough to disagree
+/// where the model is unsure, close enough to the greedy answer to stay
+/// translations.
+const MBR_TEMPERATURE: f64 = 0.7;
+const MBR_TOP_P: f64 = 0.95;
+
 impl Default for TranslateOptions {
     fn default() -> Self {
         Self {
@@ -82,6 +94,7 @@ impl Default for TranslateOptions {
             retry: true,
             glossary: None,
             batch: DEFAULT_BATCH,
+            candidates: 1,
         }
     }
 }
@@ -295,6 +308,7 @@ impl<'m> Translator<'m> {
             prompt,
             retry_prompt,
             started: None,
+            candidates: Vec::new(),
             first: None,
             totals: None,
             done: None,
@@ -336,6 +350,8 @@ struct Sentence<'g> {
     /// The retry's prompt, when retries are on.
     retry_prompt: Option<(Vec<u32>, Vec<String>)>,
     started: Option<Instant>,
+    /// Finished candidates of the first attempt: index, cleaned text, run.
+    candidates: Vec<(usize, String, Generation)>,
     /// The first attempt, kept while its retry runs.
     first: Option<(String, Generation, Vec<Failure>)>,
     totals: Option<Totals>,
@@ -360,11 +376,6 @@ struct Run<'a, 'g, F> {
     index: Vec<usize>,
     stats: DocumentStats,
     sink: F,
-}
-
-/// Job ids: sentence index times two, plus one for the retry.
-fn job_id(sentence: usize, retry: bool) -> usize {
-    sentence * 2 + usize::from(retry)
 }
 
 impl<F, E> Run<'_, '_, F>
@@ -411,9 +422,17 @@ where
         Ok(())
     }
 
-    fn job(&self, sentence: usize, retry: bool) -> Job {
+    /// Jobs per sentence: its candidates, then the retry.
+    fn stride(&self) -> usize {
+        self.opts.candidates.max(1) + 1
+    }
+
+    /// Candidate `k` of a sentence's first attempt (0 is the configured
+    /// decoding, the others sampled), or with `k == candidates` its retry.
+    fn job(&self, sentence: usize, k: usize) -> Job {
         let s = &self.sentences[sentence];
         let config = self.opts.generation.clone();
+        let retry = k + 1 == self.stride();
         let (prompt, config) = match (&s.retry_prompt, retry) {
             (Some(prompt), true) => (
                 prompt.clone(),
@@ -422,10 +441,19 @@ where
                     ..config
                 },
             ),
+            _ if k > 0 => (
+                s.prompt.clone(),
+                GenerationConfig {
+                    temperature: Some(MBR_TEMPERATURE),
+                    top_p: Some(MBR_TOP_P),
+                    seed: config.seed.wrapping_add(k as u64),
+                    ..config
+                },
+            ),
             _ => (s.prompt.clone(), config),
         };
         Job {
-            id: job_id(sentence, retry),
+            id: sentence * self.stride() + k,
             prompt: prompt.0,
             config,
             cap: Some(s.cap),
@@ -451,27 +479,49 @@ where
         let i = self.next;
         self.next += 1;
         self.sentences[i].started = Some(Instant::now());
-        Ok(Some(self.job(i, false)))
+        // The other candidates go first in line, to decode beside this one.
+        for k in (1..self.opts.candidates.max(1)).rev() {
+            let job = self.job(i, k);
+            self.queue.push_front(job);
+        }
+        Ok(Some(self.job(i, 0)))
     }
 
     fn finished(&mut self, id: usize, generation: Generation) -> std::result::Result<(), E> {
-        let (i, retry) = (id / 2, id % 2 == 1);
+        let stride = self.stride();
+        let (i, retry) = (id / stride, id % stride + 1 == stride);
         let source = self
             .pieces
             .iter()
             .find(|p| p.sentence == Some(i))
             .map_or("", |p| p.source);
         let s = &mut self.sentences[i];
-        let translation = clean_output(&generation.text, self.label);
-        let failures = diagnose(source, &translation, generation.stop, &s.terms);
         match &mut s.totals {
             Some(t) => t.add(&generation),
             None => s.totals = Some(Totals::from(&generation)),
         }
+        let text = clean_output(&generation.text, self.label);
+        let (translation, generation) = if retry {
+            (text, generation)
+        } else {
+            s.candidates.push((id % stride, text, generation));
+            if s.candidates.len() < stride - 1 {
+                return Ok(());
+            }
+            // Candidates finish in any order: sorting keeps the choice
+            // independent of timing.
+            s.candidates.sort_by_key(|c| c.0);
+            let texts: Vec<&str> = s.candidates.iter().map(|c| c.1.as_str()).collect();
+            let best = mbr_choice(&texts);
+            let (_, text, generation) = s.candidates.swap_remove(best);
+            s.candidates.clear();
+            (text, generation)
+        };
+        let failures = diagnose(source, &translation, generation.stop, &s.terms);
         let (translation, generation, failures) = if !retry {
             if s.retry_prompt.is_some() && !failures.is_empty() {
                 s.first = Some((translation, generation, failures));
-                let job = self.job(i, true);
+                let job = self.job(i, stride - 1);
                 self.queue.push_back(job);
                 return Ok(());
             }
@@ -502,6 +552,29 @@ where
         ));
         self.flush()
     }
+}
+
+/// The candidate with the highest mean chrF against the others (minimum
+/// Bayes risk); the first on ties, so greedy wins when all agree.
+fn mbr_choice(candidates: &[&str]) -> usize {
+    if candidates.len() < 2 {
+        return 0;
+    }
+    let mut best = (0, f64::NEG_INFINITY);
+    for (i, hyp) in candidates.iter().enumerate() {
+        let utility: f64 = candidates
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, other)| {
+                tarjoman_eval::chrf::sentence_chrf(hyp, &[*other]).map_or(0.0, |s| s.score)
+            })
+            .sum();
+        if utility > best.1 {
+            best = (i, utility);
+        }
+    }
+    best.0
 }
 
 fn metadata_record(index: usize, line: usize, source: &str, span: [usize; 2]) -> SentenceRecord {
@@ -713,6 +786,19 @@ fn clean_output(raw: &str, label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mbr_keeps_the_consensus_and_prefers_the_first_on_ties() {
+        let c = [
+            "The talks ended.",
+            "The talks in Istanbul ended without agreement.",
+            "Talks in Istanbul ended without an agreement.",
+            "The talks in Istanbul ended with no agreement.",
+        ];
+        assert_eq!(mbr_choice(&c), 1);
+        assert_eq!(mbr_choice(&["same", "same", "same"]), 0);
+        assert_eq!(mbr_choice(&["only"]), 0);
+    }
 
     #[test]
     fn clean_output_strips_labels_and_joins_lines() {
