@@ -80,7 +80,7 @@ pub struct TranslationArgs {
 
     /// How many sentences to decode together. On a CPU, decoding one token
     /// reads every weight of the model; 4 sentences share those reads and
-    /// translate about twice as fast as one at a time. Translations still
+    /// translate the seed article 1.5x faster than one at a time. Translations still
     /// appear in order, a few sentences at once; 1 streams each sentence as
     /// soon as it is done. GGUF models only (others translate one at a time).
     #[arg(long, value_name = "N", default_value_t = tarjoman_engine::translate::DEFAULT_BATCH,

@@ -70,10 +70,9 @@ const RETRY_REPEAT_PENALTY: f32 = 1.15;
 
 /// Default number of sentences decoded together. Decoding one token reads
 /// every weight for one row of activations; on the 2-core development
-/// machine a step with 4 rows took 1.6x a 1-row step for
-/// Qwen2.5-Coder-1.5B (79 vs 49 ms), so 4 sentences decode about 2.5x
-/// faster together. More rows gain less per row (8: 113 ms) and delay the
-/// first streamed sentence further.
+/// machine Qwen2.5-Coder-1.5B decodes 19.6 tokens/s for one row and 44.5
+/// in all for 4 rows (`tarjoman bench --rows 4`), 2.3x. More rows gain
+/// less per row (8: 69.4) and delay the first streamed sentence further.
 pub const DEFAULT_BATCH: usize = 4;
 
 /// Sampling settings of the extra candidates of minimum Bayes risk
@@ -301,6 +300,7 @@ impl<'m> Translator<'m> {
             .then(|| self.prompt_ids(&text, Some(&retry_note(&text, &terms))))
             .transpose()?;
         Ok(Sentence {
+            source: source.to_string(),
             source_tokens: self.lm.encode(&text)?.len(),
             cap: (text.chars().count() as f32 * self.opts.length_ratio) as usize
                 + self.opts.length_slack,
@@ -310,7 +310,7 @@ impl<'m> Translator<'m> {
             started: None,
             candidates: Vec::new(),
             first: None,
-            totals: None,
+            totals: Totals::default(),
             done: None,
         })
     }
@@ -342,6 +342,8 @@ struct DocPiece<'a> {
 
 /// A sentence being translated by [`Translator::translate_documents`].
 struct Sentence<'g> {
+    /// The sentence as written (the guard checks against it).
+    source: String,
     source_tokens: usize,
     cap: usize,
     terms: Vec<&'g GlossaryEntry>,
@@ -354,7 +356,7 @@ struct Sentence<'g> {
     candidates: Vec<(usize, String, Generation)>,
     /// The first attempt, kept while its retry runs.
     first: Option<(String, Generation, Vec<Failure>)>,
-    totals: Option<Totals>,
+    totals: Totals,
     done: Option<(String, SentenceStats)>,
 }
 
@@ -490,16 +492,8 @@ where
     fn finished(&mut self, id: usize, generation: Generation) -> std::result::Result<(), E> {
         let stride = self.stride();
         let (i, retry) = (id / stride, id % stride + 1 == stride);
-        let source = self
-            .pieces
-            .iter()
-            .find(|p| p.sentence == Some(i))
-            .map_or("", |p| p.source);
         let s = &mut self.sentences[i];
-        match &mut s.totals {
-            Some(t) => t.add(&generation),
-            None => s.totals = Some(Totals::from(&generation)),
-        }
+        s.totals.add(&generation);
         let text = clean_output(&generation.text, self.label);
         let (translation, generation) = if retry {
             (text, generation)
@@ -517,7 +511,7 @@ where
             s.candidates.clear();
             (text, generation)
         };
-        let failures = diagnose(source, &translation, generation.stop, &s.terms);
+        let failures = diagnose(&s.source, &translation, generation.stop, &s.terms);
         let (translation, generation, failures) = if !retry {
             if s.retry_prompt.is_some() && !failures.is_empty() {
                 s.first = Some((translation, generation, failures));
@@ -534,7 +528,7 @@ where
                 first
             }
         };
-        let totals = s.totals.take().expect("totals were recorded");
+        let totals = std::mem::take(&mut s.totals);
         s.done = Some((
             translation,
             SentenceStats {
@@ -725,6 +719,7 @@ pub struct SentenceStats {
 }
 
 /// Token counts and times summed over a sentence's attempts.
+#[derive(Default)]
 struct Totals {
     prompt_tokens: usize,
     prefilled: usize,
@@ -734,18 +729,6 @@ struct Totals {
 }
 
 impl Totals {
-    fn from(g: &Generation) -> Self {
-        let mut t = Totals {
-            prompt_tokens: 0,
-            prefilled: 0,
-            output_tokens: 0,
-            prefill_ms: 0,
-            decode_ms: 0,
-        };
-        t.add(g);
-        t
-    }
-
     fn add(&mut self, g: &Generation) {
         self.prompt_tokens += g.prompt_tokens;
         self.prefilled += g.prefilled;

@@ -226,7 +226,8 @@ impl CausalLm {
         }
     }
 
-    fn check_slot(&mut self, slot: usize) -> Result<()> {
+    /// Checks that this backend has `slot` and gives it a history.
+    fn ensure_slot(&mut self, slot: usize) -> Result<()> {
         if slot >= self.max_slots() {
             return Err(Error::Input(format!(
                 "slot {slot}: this backend runs one sequence at a time"
@@ -240,7 +241,7 @@ impl CausalLm {
 
     /// [`CausalLm::forward`] on the sequence of `slot`.
     pub fn forward_in(&mut self, slot: usize, tokens: &[u32], index_pos: usize) -> Result<Tensor> {
-        self.check_slot(slot)?;
+        self.ensure_slot(slot)?;
         let end = index_pos + tokens.len();
         if end > self.info.context_length {
             return Err(Error::ContextOverflow {
@@ -283,7 +284,7 @@ impl CausalLm {
     /// backends take one row (slot 0) at a time.
     pub fn step_many(&mut self, rows: &[(usize, u32)]) -> Result<Vec<Tensor>> {
         for &(slot, _) in rows {
-            self.check_slot(slot)?;
+            self.ensure_slot(slot)?;
             let end = self.histories[slot].len() + 1;
             if end > self.info.context_length {
                 return Err(Error::ContextOverflow {
@@ -326,7 +327,7 @@ impl CausalLm {
 
     /// [`CausalLm::prefill`] on the sequence of `slot`.
     pub fn prefill_in(&mut self, slot: usize, prompt: &[u32]) -> Result<(Tensor, usize)> {
-        self.check_slot(slot)?;
+        self.ensure_slot(slot)?;
         let shared = match self.weights {
             Weights::Fast(_) => common_prefix(&self.histories[slot], prompt),
             _ => 0,

@@ -372,9 +372,6 @@ impl DecoderLm {
         self.reserve(slot, end)?;
         let seq = tokens.len();
         let mut x = self.embed(tokens)?;
-        if self.cfg.arch == Arch::Gemma3 {
-            x = (x * (self.cfg.hidden as f64).sqrt())?;
-        }
         // One mask per forward for global layers and one for windowed
         // layers, shared by every layer of its kind.
         let global_mask = mask(seq, index_pos, None)?;
@@ -437,9 +434,6 @@ impl DecoderLm {
         let tokens: Vec<u32> = rows.iter().map(|&(_, t)| t).collect();
         let positions: Vec<usize> = rows.iter().map(|&(s, _)| self.seqs[s].len).collect();
         let mut x = self.embed(&tokens)?;
-        if self.cfg.arch == Arch::Gemma3 {
-            x = (x * (self.cfg.hidden as f64).sqrt())?;
-        }
         // A single query needs a mask only on windowed layers.
         let window = self.layers.iter().find_map(|l| l.window);
         let window_masks = positions
@@ -508,7 +502,8 @@ impl DecoderLm {
         h + x1
     }
 
-    /// Token embeddings `[seq, hidden]`, dequantizing only the rows needed.
+    /// Token embeddings `[seq, hidden]`, dequantizing only the rows needed
+    /// (scaled by sqrt(hidden) for Gemma 3, as it was trained).
     fn embed(&self, tokens: &[u32]) -> candle_core::Result<Tensor> {
         let table = &self.embeddings;
         let (vocab, hidden) = table.shape().dims2()?;
@@ -526,7 +521,11 @@ impl DecoderLm {
                 QStorage::from_data(std::borrow::Cow::Borrowed(bytes), &Device::Cpu, dtype)?;
             rows.push(QTensor::new(storage, (1, hidden))?.dequantize(&Device::Cpu)?);
         }
-        Tensor::cat(&rows, 0)
+        let x = Tensor::cat(&rows, 0)?;
+        match self.cfg.arch {
+            Arch::Gemma3 => x * (self.cfg.hidden as f64).sqrt(),
+            _ => Ok(x),
+        }
     }
 
     /// Grows `slot`'s KV cache and the RoPE tables to hold `tokens`
