@@ -95,6 +95,17 @@ fn json_output_has_one_record_per_sentence_with_all_fields() {
     assert_eq!(lines_seen.len(), 15);
 }
 
+/// `translate --json` of `input` with the small model and `extra` options.
+fn translate_json(input: &Path, extra: &[&str]) -> Output {
+    let out = run(bin()
+        .args(["translate", "--json", "--model", SMALL_MODEL])
+        .args(extra)
+        .args(SHOTS)
+        .arg(input));
+    assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+    out
+}
+
 /// The pieces of a `--json` run, without what the model wrote.
 fn record_skeletons(out: &Output) -> Vec<(u64, u64, String, String, String)> {
     stdout(out)
@@ -121,15 +132,7 @@ fn batched_and_mbr_runs_report_every_sentence_in_order() {
     let seed_text = std::fs::read_to_string(seed()).unwrap();
     let lines: Vec<&str> = seed_text.lines().take(2).collect();
     std::fs::write(&excerpt, lines.join("\n") + "\n").unwrap();
-    let translate = |extra: &[&str]| {
-        let out = run(bin()
-            .args(["translate", "--json", "--model", SMALL_MODEL])
-            .args(extra)
-            .args(SHOTS)
-            .arg(&excerpt));
-        assert!(out.status.success(), "{}", stderr(&out));
-        out
-    };
+    let translate = |extra: &[&str]| translate_json(&excerpt, extra);
     let one_at_a_time = translate(&["--batch", "1"]);
     let expected = record_skeletons(&one_at_a_time);
     assert!(
@@ -150,6 +153,44 @@ fn batched_and_mbr_runs_report_every_sentence_in_order() {
         assert_eq!(record_skeletons(&out), expected, "{extra:?}");
         assert_eq!(summary(&out), summary(&one_at_a_time), "{extra:?}");
     }
+}
+
+#[test]
+fn beams_context_and_paragraph_units_keep_the_document_structure() {
+    // The seed's first line (metadata and a sentence) and its eighth (two
+    // sentences on one line).
+    let dir = tempfile::tempdir().unwrap();
+    let excerpt = dir.path().join("excerpt.fa.txt");
+    let seed_text = std::fs::read_to_string(seed()).unwrap();
+    let lines: Vec<&str> = seed_text.lines().collect();
+    std::fs::write(&excerpt, format!("{}\n{}\n", lines[0], lines[7])).unwrap();
+    let translate = |extra: &[&str]| translate_json(&excerpt, extra);
+    let expected = record_skeletons(&translate(&["--batch", "1"]));
+    assert_eq!(expected.len(), 4, "metadata and 3 sentences: {expected:?}");
+    for extra in [
+        &["--beams", "3"][..],
+        &["--context"],
+        &["--context", "--batch", "4"],
+    ] {
+        let out = translate(extra);
+        assert_eq!(record_skeletons(&out), expected, "{extra:?}");
+        for line in stdout(&out).lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(
+                !v["translation"].as_str().unwrap().trim().is_empty(),
+                "{extra:?}: {v}"
+            );
+        }
+    }
+    // Paragraphs: the two sentences of the second line become one record
+    // whose source is the whole line.
+    let out = translate(&["--unit", "paragraph"]);
+    let records = record_skeletons(&out);
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert_eq!(records[..2], expected[..2]);
+    let last = &records[2];
+    assert_eq!((last.0, last.1), (2, 1));
+    assert_eq!(last.3, serde_json::Value::from(lines[7].trim()).to_string());
 }
 
 #[test]

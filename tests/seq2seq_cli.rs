@@ -131,6 +131,29 @@ fn translate_runs_m2m100_and_marian_directories() {
 }
 
 #[test]
+fn prompt_only_options_are_refused_for_encoder_decoder_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    for extra in [
+        &["--beams", "2"][..],
+        &["--context"],
+        &["--unit", "paragraph"],
+        &["--system-prompt", "Translate."],
+    ] {
+        let out = run(bin()
+            .arg("translate")
+            .arg(&input)
+            .arg("-m")
+            .arg(fixture("m2m100"))
+            .args(extra));
+        assert!(!out.status.success(), "{extra:?}");
+        let err = stderr(&out);
+        assert!(err.contains("encoder-decoder model"), "{extra:?}: {err}");
+        assert!(out.stdout.is_empty(), "{extra:?}");
+    }
+}
+
+#[test]
 fn translate_runs_a_t5_gguf_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let input = input(tmp.path());

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use tarjoman_engine::translate::{
-    translate_document_seq2seq, DocumentStats, Event, TranslateOptions, Translator,
+    translate_document_seq2seq, DocumentStats, Event, TranslateOptions, Translator, Unit,
 };
 use tarjoman_models::causal::{Backend, CausalLm, Family};
 use tarjoman_models::config;
@@ -204,6 +204,8 @@ fn format_for(lm: &CausalLm) -> &'static str {
 
 /// A model that translates: a prompted decoder-only model, or an
 /// encoder-decoder translation model from a local directory.
+// One per process, so the size difference of the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum TranslationModel {
     Prompted(LoadedLm),
     Seq2Seq(LoadedSeq2Seq),
@@ -239,7 +241,21 @@ impl TranslationModel {
             TranslationModel::Prompted(m) => {
                 DocumentTranslator::Prompted(Box::new(Translator::new(&mut m.lm, &m.format, opts)?))
             }
-            TranslationModel::Seq2Seq(m) => DocumentTranslator::Seq2Seq { model: m, opts },
+            TranslationModel::Seq2Seq(m) => {
+                if opts.beams > 1
+                    || opts.context
+                    || opts.unit != Unit::Sentence
+                    || opts.system_prompt.is_some()
+                {
+                    bail!(
+                        "--beams, --context, --unit paragraph and --system-prompt work with GGUF \
+                         models; {} is an encoder-decoder model, which translates sentence by \
+                         sentence with greedy decoding",
+                        m.name
+                    );
+                }
+                DocumentTranslator::Seq2Seq { model: m, opts }
+            }
         })
     }
 }

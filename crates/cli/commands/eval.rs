@@ -363,7 +363,11 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         bail!("{}: no lines to translate", args.src.display());
     }
     let mut loaded = crate::model::load_translation_model(args.model.model.as_deref())?;
-    let opts = args.translation.options(&args.model)?;
+    let mut opts = args.translation.options(&args.model)?;
+    // The lines of a test set follow each other (TICO-19 keeps its
+    // documents' order), so with --context a line's first sentence is
+    // given the previous line's last.
+    opts.context_across_documents = opts.context;
     let settings = json!({
         "prompt_format": loaded.prompt_format(),
         "shots": loaded.prompt_format().map(|f| opts.shots_for(f)).transpose()?,
@@ -373,11 +377,17 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         "top_p": opts.generation.top_p,
         "seed": opts.generation.seed,
         "repeat_penalty": opts.generation.repeat_penalty,
+        "no_repeat_ngram": opts.generation.no_repeat_ngram,
         "max_new_tokens": opts.generation.max_new_tokens,
         "length_cap": format!("{} x source chars + {}", opts.length_ratio, opts.length_slack),
         "retry": opts.retry,
         "batch": opts.batch,
         "mbr_candidates": opts.candidates,
+        "beams": opts.beams,
+        "length_penalty": (opts.beams > 1).then_some(opts.length_penalty),
+        "context": opts.context,
+        "unit": format!("{:?}", opts.unit).to_lowercase(),
+        "system_prompt": opts.system_prompt,
         "glossary": args.translation.glossary.as_ref().map(|p| p.display().to_string()),
     });
     eprintln!(

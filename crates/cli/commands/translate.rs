@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use tarjoman_engine::generate::GenerationConfig;
 use tarjoman_engine::guard::Glossary;
-use tarjoman_engine::translate::{Event, TranslateOptions};
+use tarjoman_engine::translate::{Event, TranslateOptions, Unit};
 use tarjoman_text::normalize::NormalizeOptions;
 
 use crate::input::{read_document, require_persian, AtomicOutput};
@@ -95,6 +95,46 @@ pub struct TranslationArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=16))]
     pub mbr: usize,
+
+    /// Beam search with N beams: keep the N most likely partial
+    /// translations at every step and return the best finished one
+    /// (log-probability per token, see --length-penalty). The beams of a
+    /// sentence decode together; sentences go one at a time. 1 (the
+    /// default) is greedy decoding. GGUF models only.
+    #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "mbr",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=16))]
+    pub beams: usize,
+
+    /// Beam search scores a finished translation by its log-probability
+    /// divided by length^A: 1.0 compares the mean per token, 0 the total
+    /// (which favours short translations), above 1 favours long ones.
+    #[arg(long, value_name = "A", default_value_t = 1.0, requires = "beams")]
+    pub length_penalty: f64,
+
+    /// Show the model the previous sentence and its translation before each
+    /// sentence, as an earlier turn of the conversation, so pronouns,
+    /// names and terms stay consistent. Sentences of a document then wait
+    /// for each other (no batching within a document). GGUF models only.
+    #[arg(long)]
+    pub context: bool,
+
+    /// What the model translates at once: `sentence` (aligned sentence by
+    /// sentence) or `paragraph` (each line whole, aligned by line). GGUF
+    /// models only.
+    #[arg(long, value_enum, default_value_t = UnitArg::Sentence)]
+    pub unit: UnitArg,
+
+    /// Replace the built-in system prompt (the instructions before the
+    /// text; see crates/engine/prompts.toml) with TEXT.
+    #[arg(long, value_name = "TEXT")]
+    pub system_prompt: Option<String>,
+}
+
+/// `--unit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnitArg {
+    Sentence,
+    Paragraph,
 }
 
 impl TranslationArgs {
@@ -111,6 +151,14 @@ impl TranslationArgs {
             glossary,
             batch: self.batch,
             candidates: self.mbr,
+            beams: self.beams,
+            length_penalty: self.length_penalty,
+            context: self.context,
+            unit: match self.unit {
+                UnitArg::Sentence => Unit::Sentence,
+                UnitArg::Paragraph => Unit::Paragraph,
+            },
+            system_prompt: self.system_prompt.clone(),
             ..TranslateOptions::default()
         })
     }
@@ -144,6 +192,11 @@ pub struct ModelArgs {
     /// Penalize recently generated tokens (1.0 = off).
     #[arg(long, default_value_t = 1.0)]
     pub repeat_penalty: f32,
+
+    /// Never repeat a run of N generated tokens (0 = off): a token that
+    /// would complete an N-token sequence already in the output is banned.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub no_repeat_ngram: usize,
 }
 
 impl ModelArgs {
@@ -153,6 +206,7 @@ impl ModelArgs {
             top_p: self.top_p,
             seed: self.seed,
             repeat_penalty: self.repeat_penalty,
+            no_repeat_ngram: self.no_repeat_ngram,
             ..GenerationConfig::default()
         }
     }

@@ -100,6 +100,21 @@ impl Format {
         input: &str,
         note: Option<&str>,
     ) -> Prompt {
+        self.render_in_context(task, shots, &[], input, note)
+    }
+
+    /// [`Format::render_with_note`] with earlier turns of the same
+    /// conversation: `context` pairs (source, answer) go after the worked
+    /// examples, as if the model had answered them (translating a document,
+    /// the previous sentence and its translation).
+    pub fn render_in_context(
+        &self,
+        task: &TaskPrompt,
+        shots: usize,
+        context: &[(&str, &str)],
+        input: &str,
+        note: Option<&str>,
+    ) -> Prompt {
         let fill = |template: &str, content: &str| {
             template
                 .replace("{source_label}", &task.source_label)
@@ -119,9 +134,13 @@ impl Format {
             };
             text.push_str(&fill(&self.user, &content));
         };
-        for example in task.examples.iter().take(shots) {
-            user_turn(&mut text, &example.source);
-            text.push_str(&fill(&self.assistant, &example.target));
+        let examples = task.examples.iter().take(shots);
+        let turns = examples
+            .map(|e| (e.source.as_str(), e.target.as_str()))
+            .chain(context.iter().copied());
+        for (source, answer) in turns {
+            user_turn(&mut text, source);
+            text.push_str(&fill(&self.assistant, answer));
         }
         match note {
             Some(note) => user_turn(&mut text, &format!("{input}\n\n({note})")),
@@ -157,10 +176,9 @@ mod tests {
         assert!(book.format("nope").is_err());
     }
 
-    #[test]
-    fn chatml_render_matches_the_qwen_template() {
-        let book = PromptBook::builtin().unwrap();
-        let task = TaskPrompt {
+    /// System prompt `SYS`, labels `A`/`B`, one example `x` -> `y`.
+    fn one_example_task() -> TaskPrompt {
+        TaskPrompt {
             system: "SYS".into(),
             source_label: "A".into(),
             target_label: "B".into(),
@@ -168,13 +186,36 @@ mod tests {
                 source: "x".into(),
                 target: "y".into(),
             }],
-        };
+        }
+    }
+
+    #[test]
+    fn chatml_render_matches_the_qwen_template() {
+        let book = PromptBook::builtin().unwrap();
+        let task = one_example_task();
         let p = book.format("chatml").unwrap().render(&task, 1, "q");
         assert_eq!(
             p.text,
             "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\ny<|im_end|>\n<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n"
         );
         assert_eq!(p.stop, vec!["<|im_end|>", "<|endoftext|>"]);
+    }
+
+    #[test]
+    fn context_turns_follow_the_examples_as_answered_turns() {
+        let book = PromptBook::builtin().unwrap();
+        let task = one_example_task();
+        let p = book.format("chatml").unwrap().render_in_context(
+            &task,
+            1,
+            &[("prev", "earlier")],
+            "q",
+            Some("note"),
+        );
+        assert_eq!(
+            p.text,
+            "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\ny<|im_end|>\n<|im_start|>user\nprev<|im_end|>\n<|im_start|>assistant\nearlier<|im_end|>\n<|im_start|>user\nq\n\n(note)<|im_end|>\n<|im_start|>assistant\n"
+        );
     }
 
     #[test]

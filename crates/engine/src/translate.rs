@@ -7,16 +7,19 @@
 //! structure, and each sentence can be shown as soon as it is done.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 use tarjoman_models::causal::CausalLm;
 use tarjoman_models::seq2seq::Seq2SeqLm;
 use tarjoman_text::normalize::{normalize, NormalizeOptions};
-use tarjoman_text::segment::{segment, PieceKind};
+use tarjoman_text::segment::{segment, Piece, PieceKind};
+use tokenizers::Tokenizer;
 
 use crate::generate::{
-    generate, generate_many, Generation, GenerationConfig, Job, JobSource, StopReason,
+    generate, generate_beam, generate_many, Generation, GenerationConfig, Job, JobSource,
+    StopReason,
 };
 use crate::guard::{diagnose, glossary_note, retry_note, Failure, Glossary, GlossaryEntry};
 use crate::prompt::{Format, PromptBook, TaskPrompt};
@@ -52,6 +55,39 @@ pub struct TranslateOptions {
     /// the others (minimum Bayes risk with chrF as the utility). The
     /// candidates of a sentence decode side by side in the batch.
     pub candidates: usize,
+    /// Beam search width: 1 is the decoding of [`Self::generation`];
+    /// N > 1 keeps the N most likely partial translations at every step
+    /// ([`generate_beam`]); `ceil(batch / N)` sentences decode together,
+    /// with all their beams. Not combined with `candidates`.
+    pub beams: usize,
+    /// Beam search's length normalization: a finished translation scores
+    /// its log-probability divided by `length ^ length_penalty` (1.0 is
+    /// the mean per token; 0 favours short outputs).
+    pub length_penalty: f64,
+    /// Show the model the previous sentence and its translation as an
+    /// earlier turn of the conversation. A sentence then waits for the one
+    /// before it, so the sentences of one document translate in sequence.
+    pub context: bool,
+    /// With `context`, the documents given to
+    /// [`Translator::translate_documents`] are consecutive parts of one text
+    /// (the lines of a test set), so a document's first sentence gets the
+    /// previous document's last as context.
+    pub context_across_documents: bool,
+    /// What the model translates at once.
+    pub unit: Unit,
+    /// Replaces the task's system prompt (`prompts.toml`), e.g. to try
+    /// another wording.
+    pub system_prompt: Option<String>,
+}
+
+/// The unit of translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unit {
+    /// Each sentence on its own; the output is aligned sentence by sentence.
+    #[default]
+    Sentence,
+    /// Each line (paragraph) whole; the output is aligned by paragraph.
+    Paragraph,
 }
 
 impl TranslateOptions {
@@ -94,6 +130,12 @@ impl Default for TranslateOptions {
             glossary: None,
             batch: DEFAULT_BATCH,
             candidates: 1,
+            beams: 1,
+            length_penalty: 1.0,
+            context: false,
+            context_across_documents: false,
+            unit: Unit::Sentence,
+            system_prompt: None,
         }
     }
 }
@@ -191,9 +233,13 @@ impl<'m> Translator<'m> {
     /// `format` names a prompt format of `prompts.toml` (e.g. `chatml`).
     pub fn new(lm: &'m mut CausalLm, format: &str, opts: TranslateOptions) -> Result<Self> {
         let book = PromptBook::builtin()?;
+        let mut task = book.task("translate")?.clone();
+        if let Some(system) = &opts.system_prompt {
+            task.system = system.clone();
+        }
         Ok(Self {
             format: book.format(format)?.clone(),
-            task: book.task("translate")?.clone(),
+            task,
             lm,
             opts,
         })
@@ -237,12 +283,27 @@ impl<'m> Translator<'m> {
         let start = Instant::now();
         let glossary = self.opts.glossary.clone().unwrap_or_default();
         let mut pieces = Vec::new();
-        let mut sentences = Vec::new();
+        let mut sentences: Vec<Sentence> = Vec::new();
         for (doc, text) in docs.iter().enumerate() {
-            for piece in segment(text) {
+            let cut = match self.opts.unit {
+                Unit::Sentence => segment(text),
+                Unit::Paragraph => paragraphs(text, segment(text)),
+            };
+            // The sentence before the first of this document, if context
+            // runs on from the previous document.
+            let mut prev = match self.opts.context_across_documents {
+                true => sentences.len().checked_sub(1),
+                false => None,
+            };
+            for piece in cut {
                 let source = &text[piece.span.clone()];
                 let sentence = if piece.kind == PieceKind::Sentence {
-                    sentences.push(self.prepare(source, &glossary)?);
+                    let mut s = self.prepare(source, &glossary)?;
+                    if self.opts.context {
+                        s.prev = prev;
+                    }
+                    sentences.push(s);
+                    prev = Some(sentences.len() - 1);
                     Some(sentences.len() - 1)
                 } else {
                     None
@@ -259,6 +320,13 @@ impl<'m> Translator<'m> {
         }
         let mut run = Run {
             opts: &self.opts,
+            prompter: Prompter {
+                format: &self.format,
+                task: &self.task,
+                shots: self.shots(),
+                bos: self.lm.info.bos_id.filter(|_| self.lm.info.add_bos),
+                tokenizer: Arc::clone(&self.lm.tokenizer),
+            },
             label: &self.task.target_label,
             pieces,
             sentences,
@@ -270,7 +338,17 @@ impl<'m> Translator<'m> {
             sink,
         };
         run.flush()?;
-        generate_many(self.lm, self.opts.batch, &mut run)?;
+        if self.opts.beams > 1 {
+            generate_beam(
+                self.lm,
+                self.opts.batch,
+                self.opts.beams,
+                self.opts.length_penalty,
+                &mut run,
+            )?;
+        } else {
+            generate_many(self.lm, self.opts.batch, &mut run)?;
+        }
         run.flush()?;
         if run.emitted < run.pieces.len() {
             // Never expected: generation ended with a sentence unfinished.
@@ -286,47 +364,88 @@ impl<'m> Translator<'m> {
         Ok(stats)
     }
 
-    /// Normalizes a sentence and builds both of its prompts.
+    /// Normalizes a sentence and finds its glossary terms; its prompts are
+    /// built when it starts (they may need the previous translation).
     fn prepare<'g>(&self, source: &str, glossary: &'g Glossary) -> Result<Sentence<'g>> {
         let text = match &self.opts.normalize {
             Some(opts) => normalize(source, opts),
             None => source.to_string(),
         };
-        let terms = glossary.find(&text);
-        let prompt = self.prompt_ids(&text, glossary_note(&terms).as_deref())?;
-        let retry_prompt = self
-            .opts
-            .retry
-            .then(|| self.prompt_ids(&text, Some(&retry_note(&text, &terms))))
-            .transpose()?;
         Ok(Sentence {
             source: source.to_string(),
             source_tokens: self.lm.encode(&text)?.len(),
             cap: (text.chars().count() as f32 * self.opts.length_ratio) as usize
                 + self.opts.length_slack,
-            terms,
-            prompt,
-            retry_prompt,
+            terms: glossary.find(&text),
+            text,
+            prev: None,
+            prompt: None,
+            retry_prompt: None,
             started: None,
             candidates: Vec::new(),
             first: None,
             totals: Totals::default(),
+            translation: None,
             done: None,
         })
     }
+}
 
+/// Builds prompts while the model runs (it shares the model's tokenizer).
+struct Prompter<'a> {
+    format: &'a Format,
+    task: &'a TaskPrompt,
+    shots: usize,
+    /// The token every prompt starts with, if the model wants one.
+    bos: Option<u32>,
+    tokenizer: Arc<Tokenizer>,
+}
+
+impl Prompter<'_> {
     /// The token ids of a sentence's prompt, and its stop strings.
-    fn prompt_ids(&self, text: &str, note: Option<&str>) -> Result<(Vec<u32>, Vec<String>)> {
+    fn ids(
+        &self,
+        text: &str,
+        context: Option<(&str, &str)>,
+        note: Option<&str>,
+    ) -> Result<(Vec<u32>, Vec<String>)> {
+        let context: Vec<(&str, &str)> = context.into_iter().collect();
         let prompt = self
             .format
-            .render_with_note(&self.task, self.shots(), text, note);
-        let mut ids = Vec::new();
-        if self.lm.info.add_bos {
-            ids.extend(self.lm.info.bos_id);
-        }
-        ids.extend(self.lm.encode(&prompt.text)?);
+            .render_in_context(self.task, self.shots, &context, text, note);
+        let mut ids: Vec<u32> = self.bos.into_iter().collect();
+        ids.extend(tarjoman_models::tokenizer::encode(
+            &self.tokenizer,
+            &prompt.text,
+        )?);
         Ok((ids, prompt.stop))
     }
+}
+
+/// Joins the sentences of each line (and the spaces between them) into one
+/// piece, for [`Unit::Paragraph`]; line breaks and metadata stay apart.
+fn paragraphs(text: &str, pieces: Vec<Piece>) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::new();
+    // Spaces after the last sentence, which join it to a next one on the
+    // same line.
+    let mut gap: Vec<Piece> = Vec::new();
+    for piece in pieces {
+        let joinable = matches!(out.last(), Some(p) if p.kind == PieceKind::Sentence);
+        match piece.kind {
+            PieceKind::Sentence if joinable => {
+                let last = out.last_mut().expect("joinable means a last piece");
+                last.span.end = piece.span.end;
+                gap.clear();
+            }
+            PieceKind::Space if joinable && !piece.text(text).contains('\n') => gap.push(piece),
+            _ => {
+                out.append(&mut gap);
+                out.push(piece);
+            }
+        }
+    }
+    out.append(&mut gap);
+    out
 }
 
 /// A piece of one of several documents.
@@ -344,12 +463,16 @@ struct DocPiece<'a> {
 struct Sentence<'g> {
     /// The sentence as written (the guard checks against it).
     source: String,
+    /// The sentence as the model sees it (normalized).
+    text: String,
     source_tokens: usize,
     cap: usize,
     terms: Vec<&'g GlossaryEntry>,
-    /// The prompt's token ids and stop strings.
-    prompt: (Vec<u32>, Vec<String>),
-    /// The retry's prompt, when retries are on.
+    /// The sentence whose translation is this one's context.
+    prev: Option<usize>,
+    /// The prompt's token ids and stop strings, once started.
+    prompt: Option<(Vec<u32>, Vec<String>)>,
+    /// The retry's prompt, once a retry is needed.
     retry_prompt: Option<(Vec<u32>, Vec<String>)>,
     started: Option<Instant>,
     /// Finished candidates of the first attempt: index, cleaned text, run.
@@ -357,6 +480,8 @@ struct Sentence<'g> {
     /// The first attempt, kept while its retry runs.
     first: Option<(String, Generation, Vec<Failure>)>,
     totals: Totals,
+    /// The final translation, kept as the next sentence's context.
+    translation: Option<String>,
     done: Option<(String, SentenceStats)>,
 }
 
@@ -364,6 +489,7 @@ struct Sentence<'g> {
 /// [`generate_many`] and the in-order reporter of finished pieces.
 struct Run<'a, 'g, F> {
     opts: &'a TranslateOptions,
+    prompter: Prompter<'a>,
     /// The prompt's label for the answer, stripped from outputs.
     label: &'a str,
     pieces: Vec<DocPiece<'a>>,
@@ -429,22 +555,48 @@ where
         self.opts.candidates.max(1) + 1
     }
 
+    /// The context of a sentence (its predecessor's text and
+    /// translation), if it has one and it is ready.
+    fn context(&self, sentence: usize) -> Option<(&str, &str)> {
+        let prev = &self.sentences[self.sentences[sentence].prev?];
+        Some((prev.text.as_str(), prev.translation.as_deref()?))
+    }
+
+    /// Builds a sentence's prompt (`retry`: with the note of what must
+    /// appear) in its context.
+    fn prompt(&self, sentence: usize, retry: bool) -> Result<(Vec<u32>, Vec<String>)> {
+        let s = &self.sentences[sentence];
+        let note = match retry {
+            true => Some(retry_note(&s.text, &s.terms)),
+            false => glossary_note(&s.terms),
+        };
+        self.prompter
+            .ids(&s.text, self.context(sentence), note.as_deref())
+    }
+
     /// Candidate `k` of a sentence's first attempt (0 is the configured
     /// decoding, the others sampled), or with `k == candidates` its retry.
-    fn job(&self, sentence: usize, k: usize) -> Job {
+    fn job(&self, sentence: usize, k: usize) -> Result<Job> {
         let s = &self.sentences[sentence];
         let config = self.opts.generation.clone();
         let retry = k + 1 == self.stride();
-        let (prompt, config) = match (&s.retry_prompt, retry) {
-            (Some(prompt), true) => (
+        let prompt = match retry {
+            true => s.retry_prompt.as_ref(),
+            false => s.prompt.as_ref(),
+        };
+        let prompt = prompt.ok_or_else(|| {
+            crate::Error::Internal(format!("sentence {sentence} has no prompt yet"))
+        })?;
+        let (prompt, config) = match retry {
+            true => (
                 prompt.clone(),
                 GenerationConfig {
                     repeat_penalty: config.repeat_penalty.max(RETRY_REPEAT_PENALTY),
                     ..config
                 },
             ),
-            _ if k > 0 => (
-                s.prompt.clone(),
+            false if k > 0 => (
+                prompt.clone(),
                 GenerationConfig {
                     temperature: Some(MBR_TEMPERATURE),
                     top_p: Some(MBR_TOP_P),
@@ -452,15 +604,15 @@ where
                     ..config
                 },
             ),
-            _ => (s.prompt.clone(), config),
+            false => (prompt.clone(), config),
         };
-        Job {
+        Ok(Job {
             id: sentence * self.stride() + k,
             prompt: prompt.0,
             config,
             cap: Some(s.cap),
             stop: prompt.1,
-        }
+        })
     }
 }
 
@@ -479,14 +631,20 @@ where
             return Ok(None);
         }
         let i = self.next;
+        if self.sentences[i].prev.is_some() && self.context(i).is_none() {
+            // Its context is still being translated: `generate_many` asks
+            // again after every step.
+            return Ok(None);
+        }
         self.next += 1;
+        self.sentences[i].prompt = Some(self.prompt(i, false)?);
         self.sentences[i].started = Some(Instant::now());
         // The other candidates go first in line, to decode beside this one.
         for k in (1..self.opts.candidates.max(1)).rev() {
-            let job = self.job(i, k);
+            let job = self.job(i, k)?;
             self.queue.push_front(job);
         }
-        Ok(Some(self.job(i, 0)))
+        Ok(Some(self.job(i, 0)?))
     }
 
     fn finished(&mut self, id: usize, generation: Generation) -> std::result::Result<(), E> {
@@ -513,9 +671,10 @@ where
         };
         let failures = diagnose(&s.source, &translation, generation.stop, &s.terms);
         let (translation, generation, failures) = if !retry {
-            if s.retry_prompt.is_some() && !failures.is_empty() {
+            if self.opts.retry && !failures.is_empty() {
                 s.first = Some((translation, generation, failures));
-                let job = self.job(i, stride - 1);
+                self.sentences[i].retry_prompt = Some(self.prompt(i, true)?);
+                let job = self.job(i, stride - 1)?;
                 self.queue.push_back(job);
                 return Ok(());
             }
@@ -528,7 +687,9 @@ where
                 first
             }
         };
+        let s = &mut self.sentences[i];
         let totals = std::mem::take(&mut s.totals);
+        s.translation = Some(translation.clone());
         s.done = Some((
             translation,
             SentenceStats {
@@ -781,6 +942,22 @@ mod tests {
         assert_eq!(mbr_choice(&c), 1);
         assert_eq!(mbr_choice(&["same", "same", "same"]), 0);
         assert_eq!(mbr_choice(&["only"]), 0);
+    }
+
+    #[test]
+    fn paragraph_units_join_the_sentences_of_a_line_only() {
+        let text = "اول آمد. دوم رفت.  سوم ماند.\n\nچهارم گفت.\n";
+        let pieces = paragraphs(text, segment(text));
+        let sentences: Vec<&str> = pieces
+            .iter()
+            .filter(|p| p.kind == PieceKind::Sentence)
+            .map(|p| p.text(text))
+            .collect();
+        assert_eq!(sentences, ["اول آمد. دوم رفت.  سوم ماند.", "چهارم گفت."]);
+        // Still every byte, in order.
+        let joined: String = pieces.iter().map(|p| p.text(text)).collect();
+        assert_eq!(joined, text);
+        assert!(segment(text).len() > pieces.len());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! implementation the fast one is tested against.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
 use candle_transformers::models::{
@@ -81,7 +82,8 @@ pub struct ModelInfo {
 /// A loaded decoder-only model: weights plus tokenizer.
 pub struct CausalLm {
     weights: Weights,
-    pub tokenizer: Tokenizer,
+    /// Shared, so that prompt builders can tokenize while the model runs.
+    pub tokenizer: Arc<Tokenizer>,
     pub info: ModelInfo,
     device: Device,
     /// Per slot, the tokens whose keys and values the model has cached, in
@@ -202,7 +204,7 @@ impl CausalLm {
         };
         Ok(Self {
             weights,
-            tokenizer,
+            tokenizer: Arc::new(tokenizer),
             info,
             device,
             histories: vec![Vec::new()],
@@ -312,6 +314,18 @@ impl CausalLm {
                 })
                 .collect(),
         }
+    }
+
+    /// Makes slot `to` a copy of slot `from` (beam search forks a
+    /// hypothesis); the fast backend only, like every slot but 0.
+    pub fn copy_slot(&mut self, from: usize, to: usize) -> Result<()> {
+        self.ensure_slot(from)?;
+        self.ensure_slot(to)?;
+        if let Weights::Fast(m) = &mut self.weights {
+            m.copy_slot(from, to)?;
+        }
+        self.histories[to] = self.histories[from].clone();
+        Ok(())
     }
 
     /// Runs a whole prompt and returns the logits of its last position,

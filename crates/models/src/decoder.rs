@@ -324,6 +324,33 @@ impl DecoderLm {
         Ok(())
     }
 
+    /// Makes slot `to` hold a copy of slot `from`'s sequence (beam search
+    /// forks a hypothesis this way); `to`'s own sequence is dropped.
+    pub fn copy_slot(&mut self, from: usize, to: usize) -> candle_core::Result<()> {
+        if from == to {
+            return Ok(());
+        }
+        while self.seqs.len() <= from.max(to) {
+            self.add_sequence(0)?;
+        }
+        let len = self.seqs[from].len;
+        // Nothing of `to` is kept, so growing it copies nothing.
+        self.seqs[to].len = 0;
+        self.reserve(to, len)?;
+        if len > 0 {
+            for layer in 0..self.layers.len() {
+                let src = &self.seqs[from].cache[layer];
+                let k = src.k.narrow(1, 0, len)?.contiguous()?;
+                let v = src.v.narrow(1, 0, len)?.contiguous()?;
+                let dst = &self.seqs[to].cache[layer];
+                dst.k.slice_set(&k, 1, 0)?;
+                dst.v.slice_set(&v, 1, 0)?;
+            }
+        }
+        self.seqs[to].len = len;
+        Ok(())
+    }
+
     /// Tokens currently in slot 0's KV cache.
     pub fn cached(&self) -> usize {
         self.cached_in(0)
