@@ -169,8 +169,8 @@ fn beams_context_and_paragraph_units_keep_the_document_structure() {
     assert_eq!(expected.len(), 4, "metadata and 3 sentences: {expected:?}");
     for extra in [
         &["--beams", "3"][..],
-        &["--context"],
-        &["--context", "--batch", "4"],
+        &["--no-context"],
+        &["--no-context", "--batch", "4"],
     ] {
         let out = translate(extra);
         assert_eq!(record_skeletons(&out), expected, "{extra:?}");

@@ -149,6 +149,7 @@ fn prompt_only_options_are_refused_for_encoder_decoder_models() {
         assert!(!out.status.success(), "{extra:?}");
         let err = stderr(&out);
         assert!(err.contains("encoder-decoder model"), "{extra:?}: {err}");
+        assert!(err.contains(extra[0]), "{extra:?}: {err}");
         assert!(out.stdout.is_empty(), "{extra:?}");
     }
 }

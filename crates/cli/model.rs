@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use tarjoman_engine::translate::{
-    translate_document_seq2seq, DocumentStats, Event, TranslateOptions, Translator, Unit,
+    translate_document_seq2seq, DocumentStats, Event, TranslateOptions, Translator,
 };
 use tarjoman_models::causal::{Backend, CausalLm, Family};
 use tarjoman_models::config;
@@ -241,21 +241,7 @@ impl TranslationModel {
             TranslationModel::Prompted(m) => {
                 DocumentTranslator::Prompted(Box::new(Translator::new(&mut m.lm, &m.format, opts)?))
             }
-            TranslationModel::Seq2Seq(m) => {
-                if opts.beams > 1
-                    || opts.context
-                    || opts.unit != Unit::Sentence
-                    || opts.system_prompt.is_some()
-                {
-                    bail!(
-                        "--beams, --context, --unit paragraph and --system-prompt work with GGUF \
-                         models; {} is an encoder-decoder model, which translates sentence by \
-                         sentence with greedy decoding",
-                        m.name
-                    );
-                }
-                DocumentTranslator::Seq2Seq { model: m, opts }
-            }
+            TranslationModel::Seq2Seq(m) => DocumentTranslator::Seq2Seq { model: m, opts },
         })
     }
 }

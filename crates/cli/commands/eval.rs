@@ -363,7 +363,9 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         bail!("{}: no lines to translate", args.src.display());
     }
     let mut loaded = crate::model::load_translation_model(args.model.model.as_deref())?;
-    let mut opts = args.translation.options(&args.model)?;
+    let mut opts = args
+        .translation
+        .options(&args.model, loaded.prompt_format().is_some())?;
     // The lines of a test set follow each other (TICO-19 keeps its
     // documents' order), so with --context a line's first sentence is
     // given the previous line's last.

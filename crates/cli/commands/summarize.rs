@@ -92,7 +92,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Lang::Persian => {
             let loaded = loaded.as_mut().expect("loaded for Persian input");
             eprintln!("translating {} with {}", args.input.display(), loaded.name);
-            let opts = args.translation.options(&args.model)?;
+            let opts = args.translation.options(&args.model, true)?;
             let mut translator = Translator::new(&mut loaded.lm, &loaded.format, opts)?;
             let mut english = String::new();
             translator.translate_document(&text, |event| -> Result<()> {

@@ -119,7 +119,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Method::Extractive => Some(crate::model::resolve_embedder()?),
         Method::Abstractive => None,
     };
-    let translate_opts = args.translation.options(&args.model)?;
+    let translate_opts = args.translation.options(&args.model, true)?;
     let generation = args.model.generation();
     let chunk_bytes = match args.method {
         Method::Abstractive => ABSTRACTIVE_CHUNK_BYTES,

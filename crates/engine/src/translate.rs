@@ -58,7 +58,8 @@ pub struct TranslateOptions {
     /// Beam search width: 1 is the decoding of [`Self::generation`];
     /// N > 1 keeps the N most likely partial translations at every step
     /// ([`generate_beam`]); `ceil(batch / N)` sentences decode together,
-    /// with all their beams. Not combined with `candidates`.
+    /// with all their beams. Minimum Bayes risk decoding (`candidates` >
+    /// 1) replaces it.
     pub beams: usize,
     /// Beam search's length normalization: a finished translation scores
     /// its log-probability divided by `length ^ length_penalty` (1.0 is
@@ -67,6 +68,10 @@ pub struct TranslateOptions {
     /// Show the model the previous sentence and its translation as an
     /// earlier turn of the conversation. A sentence then waits for the one
     /// before it, so the sentences of one document translate in sequence.
+    /// On by default: on 300 TICO-19 lines it gained 2.85 chrF++ and 1.75
+    /// BLEU over translating each sentence alone (paired bootstrap p =
+    /// 0.001), for about twice the time on the seed article (45.6 s against
+    /// 22.5 s, where sentences decode 4 at a time without it).
     pub context: bool,
     /// With `context`, the documents given to
     /// [`Translator::translate_documents`] are consecutive parts of one text
@@ -111,6 +116,9 @@ const RETRY_REPEAT_PENALTY: f32 = 1.15;
 /// less per row (8: 69.4) and delay the first streamed sentence further.
 pub const DEFAULT_BATCH: usize = 4;
 
+/// Default beam search width ([`TranslateOptions::beams`]).
+pub const DEFAULT_BEAMS: usize = 1;
+
 /// Sampling settings of the extra candidates of minimum Bayes risk
 /// decoding ([`TranslateOptions::candidates`]): varied enough to disagree
 /// where the model is unsure, close enough to the greedy answer to stay
@@ -130,9 +138,9 @@ impl Default for TranslateOptions {
             glossary: None,
             batch: DEFAULT_BATCH,
             candidates: 1,
-            beams: 1,
+            beams: DEFAULT_BEAMS,
             length_penalty: 1.0,
-            context: false,
+            context: true,
             context_across_documents: false,
             unit: Unit::Sentence,
             system_prompt: None,
@@ -338,7 +346,7 @@ impl<'m> Translator<'m> {
             sink,
         };
         run.flush()?;
-        if self.opts.beams > 1 {
+        if self.opts.beams > 1 && self.opts.candidates <= 1 {
             generate_beam(
                 self.lm,
                 self.opts.batch,
