@@ -136,6 +136,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "top_p": generation.top_p,
         "seed": generation.seed,
         "repeat_penalty": generation.repeat_penalty,
+        "no_repeat_ngram": generation.no_repeat_ngram,
+        // What changes the translations a summary is made from.
+        "retry": translate_opts.retry,
+        "glossary": args.translation.glossary.as_ref().map(|p| p.display().to_string()),
+        "mbr_candidates": translate_opts.candidates,
+        "beams": translate_opts.beams,
+        "length_penalty": translate_opts.length_penalty,
+        "context": translate_opts.context,
+        "unit": format!("{:?}", translate_opts.unit).to_lowercase(),
+        "system_prompt": translate_opts.system_prompt,
         "chunk_bytes": chunk_bytes,
     });
     let config = Config {
