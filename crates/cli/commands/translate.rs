@@ -162,6 +162,24 @@ impl TranslationArgs {
             (_, true) => false,
             _ => defaults.context,
         };
+        let mut opts = TranslateOptions {
+            shots: self.shots,
+            normalize: (!self.no_normalize).then(NormalizeOptions::default),
+            generation: model.generation(),
+            retry: !self.no_retry,
+            glossary,
+            batch: self.batch,
+            candidates: self.mbr,
+            beams: self.beams.unwrap_or(defaults.beams),
+            length_penalty: self.length_penalty,
+            context,
+            unit: match self.unit {
+                UnitArg::Sentence => Unit::Sentence,
+                UnitArg::Paragraph => Unit::Paragraph,
+            },
+            system_prompt: self.system_prompt.clone(),
+            ..defaults
+        };
         if !prompted {
             let asked: Vec<&str> = [
                 (self.beams.is_some_and(|b| b > 1), "--beams"),
@@ -180,32 +198,11 @@ impl TranslationArgs {
                     asked.join(", ")
                 );
             }
-            return Ok(TranslateOptions {
-                normalize: (!self.no_normalize).then(NormalizeOptions::default),
-                generation: model.generation(),
-                beams: 1,
-                context: false,
-                ..defaults
-            });
+            // What the defaults would turn on for a prompted model.
+            opts.beams = 1;
+            opts.context = false;
         }
-        Ok(TranslateOptions {
-            shots: self.shots,
-            normalize: (!self.no_normalize).then(NormalizeOptions::default),
-            generation: model.generation(),
-            retry: !self.no_retry,
-            glossary,
-            batch: self.batch,
-            candidates: self.mbr,
-            beams: self.beams.unwrap_or(defaults.beams),
-            length_penalty: self.length_penalty,
-            context,
-            unit: match self.unit {
-                UnitArg::Sentence => Unit::Sentence,
-                UnitArg::Paragraph => Unit::Paragraph,
-            },
-            system_prompt: self.system_prompt.clone(),
-            ..defaults
-        })
+        Ok(opts)
     }
 }
 

@@ -142,7 +142,7 @@ impl Row {
         Self {
             sampler: LogitsProcessor::from_sampling(cfg.seed, sampling),
             cfg: cfg.clone(),
-            budget: cap.unwrap_or(usize::MAX).min(cfg.max_new_tokens).min(room),
+            budget: budget(cap, cfg, room),
             room,
             stop: stop.to_vec(),
             tokens: Vec::new(),
@@ -164,29 +164,11 @@ impl Row {
         suppressed: &[u32],
         decode: impl Fn(&[u32]) -> tarjoman_models::Result<String>,
     ) -> Result<Option<u32>> {
-        let cfg = &self.cfg;
         if self.tokens.len() >= self.budget {
-            self.reason = Some(if self.tokens.len() >= cfg.max_new_tokens {
-                StopReason::MaxTokens
-            } else if self.tokens.len() >= self.room {
-                StopReason::ContextFull
-            } else {
-                StopReason::LengthCap
-            });
+            self.reason = Some(budget_reason(self.tokens.len(), &self.cfg, self.room));
             return Ok(None);
         }
-        if cfg.repeat_penalty != 1.0 && !self.tokens.is_empty() {
-            let from = self.tokens.len().saturating_sub(cfg.repeat_last_n);
-            logits = candle_transformers::utils::apply_repeat_penalty(
-                &logits,
-                cfg.repeat_penalty,
-                &self.tokens[from..],
-            )?;
-        }
-        let banned = repeated_ngram_completions(&self.tokens, cfg.no_repeat_ngram);
-        if !suppressed.is_empty() || !banned.is_empty() {
-            logits = suppress(&logits, &[suppressed, &banned[..]].concat())?;
-        }
+        logits = constrain(&logits, &self.tokens, &self.cfg, suppressed)?;
         let next = self.sampler.sample(&logits)?;
         if eos.contains(&next) {
             self.reason = Some(StopReason::Eos);
@@ -194,12 +176,7 @@ impl Row {
         }
         self.tokens.push(next);
         self.text = decode(&self.tokens)?;
-        if let Some(cut) = self
-            .stop
-            .iter()
-            .filter_map(|s| self.text.find(s.as_str()))
-            .min()
-        {
+        if let Some(cut) = stop_at(&self.text, &self.stop) {
             self.text.truncate(cut);
             self.reason = Some(StopReason::StopString);
             return Ok(None);
@@ -495,11 +472,7 @@ impl Beams {
             beams: beams.max(1),
             base,
             length_penalty,
-            budget: job
-                .cap
-                .unwrap_or(usize::MAX)
-                .min(job.config.max_new_tokens)
-                .min(room),
+            budget: budget(job.cap, &job.config, room),
             room,
             config: job.config.clone(),
             stop: job.stop.clone(),
@@ -562,7 +535,7 @@ impl Beams {
             let mut tokens = parent.tokens.clone();
             tokens.push(token);
             let mut text = lm.decode(&tokens)?;
-            if let Some(cut) = self.stop.iter().filter_map(|s| text.find(s.as_str())).min() {
+            if let Some(cut) = stop_at(&text, &self.stop) {
                 if rank < beams {
                     text.truncate(cut);
                     let score = self.normalized(score, tokens.len());
@@ -633,14 +606,9 @@ impl Beams {
     /// The best finished hypothesis (those still live when the budget ran
     /// out count as finished).
     fn finish(mut self, lm: &mut dyn BatchLm) -> Result<Generation> {
-        let reason = if !self.out_of_budget {
-            StopReason::Eos
-        } else if self.budget >= self.config.max_new_tokens {
-            StopReason::MaxTokens
-        } else if self.budget >= self.room {
-            StopReason::ContextFull
-        } else {
-            StopReason::LengthCap
+        let reason = match self.out_of_budget {
+            true => budget_reason(self.budget, &self.config, self.room),
+            false => StopReason::Eos,
         };
         if self.out_of_budget {
             for h in &self.live {
@@ -670,21 +638,9 @@ impl Beams {
 /// A hypothesis's next-token log-probabilities after the job's repetition
 /// penalty and n-gram ban.
 fn beam_logprobs(logits: &Tensor, tokens: &[u32], cfg: &GenerationConfig) -> Result<Vec<f32>> {
-    let mut logits = logits.clone();
-    if cfg.repeat_penalty != 1.0 && !tokens.is_empty() {
-        let from = tokens.len().saturating_sub(cfg.repeat_last_n);
-        logits = candle_transformers::utils::apply_repeat_penalty(
-            &logits,
-            cfg.repeat_penalty,
-            &tokens[from..],
-        )?;
-    }
-    let mut values: Vec<f32> = logits.to_dtype(candle_core::DType::F32)?.to_vec1()?;
-    for id in repeated_ngram_completions(tokens, cfg.no_repeat_ngram) {
-        if let Some(v) = values.get_mut(id as usize) {
-            *v = f32::NEG_INFINITY;
-        }
-    }
+    let values: Vec<f32> = constrain(logits, tokens, cfg, &[])?
+        .to_dtype(candle_core::DType::F32)?
+        .to_vec1()?;
     let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let log_sum = values.iter().map(|v| (v - max).exp()).sum::<f32>().ln() + max;
     Ok(values.into_iter().map(|v| v - log_sum).collect())
@@ -722,6 +678,54 @@ fn repeated_ngram_completions(tokens: &[u32], n: usize) -> Vec<u32> {
         .filter(|w| &w[..n - 1] == tail)
         .map(|w| w[n - 1])
         .collect()
+}
+
+/// How many tokens a generation may add: the caller's cap, the
+/// configuration's limit and the room left in the context, whichever is
+/// smallest.
+fn budget(cap: Option<usize>, cfg: &GenerationConfig, room: usize) -> usize {
+    cap.unwrap_or(usize::MAX).min(cfg.max_new_tokens).min(room)
+}
+
+/// Why a generation of `len` tokens that used up its [`budget`] stopped.
+fn budget_reason(len: usize, cfg: &GenerationConfig, room: usize) -> StopReason {
+    if len >= cfg.max_new_tokens {
+        StopReason::MaxTokens
+    } else if len >= room {
+        StopReason::ContextFull
+    } else {
+        StopReason::LengthCap
+    }
+}
+
+/// Where the first of the `stop` strings starts in `text`.
+fn stop_at(text: &str, stop: &[String]) -> Option<usize> {
+    stop.iter().filter_map(|s| text.find(s.as_str())).min()
+}
+
+/// The logits after `cfg`'s repetition penalty over `tokens` (the output
+/// so far), its n-gram ban and the `suppressed` ids: what greedy decoding,
+/// sampling and beam search all choose from.
+fn constrain(
+    logits: &Tensor,
+    tokens: &[u32],
+    cfg: &GenerationConfig,
+    suppressed: &[u32],
+) -> Result<Tensor> {
+    let mut logits = logits.clone();
+    if cfg.repeat_penalty != 1.0 && !tokens.is_empty() {
+        let from = tokens.len().saturating_sub(cfg.repeat_last_n);
+        logits = candle_transformers::utils::apply_repeat_penalty(
+            &logits,
+            cfg.repeat_penalty,
+            &tokens[from..],
+        )?;
+    }
+    let banned = repeated_ngram_completions(tokens, cfg.no_repeat_ngram);
+    if !suppressed.is_empty() || !banned.is_empty() {
+        logits = suppress(&logits, &[suppressed, &banned[..]].concat())?;
+    }
+    Ok(logits)
 }
 
 /// Sets the logits of `ids` to -inf so no sampler picks them.
