@@ -337,3 +337,62 @@ fn tarjoman_models_dir() -> PathBuf {
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
     }
 }
+
+#[test]
+fn eval_run_chains_give_each_part_of_a_test_set_its_own_context() {
+    // Six short lines as a test set (the scores do not matter here, only
+    // which line sees which context; SmolLM2 spends several tokens per
+    // Persian letter, so the seed's long sentences would make this slow).
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        "او دیروز به تهران رفت.",
+        "هوا امروز سرد است.",
+        "کتاب روی میز است.",
+        "ما فردا به مدرسه می‌رویم.",
+        "این شهر بسیار زیباست.",
+        "قیمت نان بالا رفت.",
+    ];
+    let src = dir.path().join("test.fa");
+    std::fs::write(&src, lines.join("\n") + "\n").unwrap();
+    let refs = dir.path().join("test.en");
+    std::fs::write(&refs, "x\n".repeat(6)).unwrap();
+    let hyps = |name: &str, extra: &[&str]| -> (Vec<String>, serde_json::Value) {
+        let out_dir = dir.path().join(name);
+        let out = run(bin()
+            .args(["eval", "run", "--model", SMALL_MODEL, "--src"])
+            .arg(&src)
+            .arg("--ref")
+            .arg(&refs)
+            .args(SHOTS)
+            .arg("--no-retry")
+            .args(extra)
+            .arg("-o")
+            .arg(&out_dir));
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        let text = std::fs::read_to_string(out_dir.join("hyp.txt")).unwrap();
+        let record = std::fs::read_to_string(out_dir.join("run.json")).unwrap();
+        let hyps: Vec<String> = text.lines().map(str::to_string).collect();
+        assert_eq!(hyps.len(), 6, "{extra:?}: {text}");
+        (hyps, serde_json::from_str(&record).unwrap())
+    };
+    // One row at a time, so that every difference comes from the prompts.
+    let (alone, _) = hyps("alone", &["--no-context", "--batch", "1"]);
+    let (one, record) = hyps("one", &["--chains", "1", "--batch", "1"]);
+    assert_eq!(record["settings"]["context_chains"], 1, "{record}");
+    let (three, record) = hyps("three", &["--chains", "3", "--batch", "1"]);
+    assert_eq!(record["settings"]["context_chains"], 3, "{record}");
+    // One chain: only the first line is without context, and the context
+    // changes what the model writes.
+    assert_eq!(one[0], alone[0]);
+    assert_ne!(one[1..], alone[1..], "context made no difference");
+    // Three chains of two lines: each part's first line has no context,
+    // and line 1 sees the same context (line 0 translated alone) as in one
+    // chain.
+    for i in [0, 2, 4] {
+        assert_eq!(three[i], alone[i], "line {i} starts a part");
+    }
+    assert_eq!(three[1], one[1]);
+    // Side by side (--batch 3): still six lines in order.
+    let (batched, _) = hyps("batched", &["--chains", "3", "--batch", "3"]);
+    assert!(batched.iter().all(|h| !h.trim().is_empty()), "{batched:?}");
+}

@@ -190,7 +190,9 @@ pub struct NamedFile {
 ///
 /// Each source line is translated on its own (lines holding several
 /// sentences are split and the translations joined), then the corpus is
-/// scored against the references. The run record (model, prompt and
+/// scored against the references. With context (the default), a line's
+/// first sentence sees the previous line's last: the test set is read as
+/// one text, cut into --chains contiguous parts that translate side by side. The run record (model, prompt and
 /// decoding settings, scores with signatures, wall time, tokens/s) is printed
 /// and, with --output, saved with the translations as DIR/run.json and
 /// DIR/hyp.txt, so runs can be compared later with `tarjoman eval report`.
@@ -233,6 +235,13 @@ pub struct RunArgs {
     /// Print the run record as one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// With context, cut the test set into N contiguous parts, each a chain
+    /// of context translated beside the others (the first line of each part
+    /// after the first has no context). 1 makes every line wait for the one
+    /// before it. Default: --batch, so that the slots stay full.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub chains: Option<u64>,
 
     #[command(flatten)]
     pub model: ModelArgs,
@@ -368,8 +377,9 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         .options(&args.model, loaded.prompt_format().is_some())?;
     // The lines of a test set follow each other (TICO-19 keeps its
     // documents' order), so with --context a line's first sentence is
-    // given the previous line's last.
+    // given the previous line's last, within each of --chains parts.
     opts.context_across_documents = opts.context;
+    opts.context_chains = args.chains.map_or(opts.batch, |n| n as usize);
     let settings = json!({
         "prompt_format": loaded.prompt_format(),
         "shots": loaded.prompt_format().map(|f| opts.shots_for(f)).transpose()?,
@@ -388,6 +398,7 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         "beams": opts.beams,
         "length_penalty": (opts.beams > 1).then_some(opts.length_penalty),
         "context": opts.context,
+        "context_chains": opts.context.then_some(opts.context_chains),
         "unit": format!("{:?}", opts.unit).to_lowercase(),
         "system_prompt": opts.system_prompt,
         "glossary": args.translation.glossary.as_ref().map(|p| p.display().to_string()),
