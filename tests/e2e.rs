@@ -339,7 +339,7 @@ fn tarjoman_models_dir() -> PathBuf {
 }
 
 #[test]
-fn eval_run_chains_give_each_part_of_a_test_set_its_own_context() {
+fn eval_run_chains_and_context_sentences_decide_what_each_line_sees() {
     // Six short lines as a test set (the scores do not matter here, only
     // which line sees which context; SmolLM2 spends several tokens per
     // Persian letter, so the seed's long sentences would make this slow).
@@ -377,8 +377,8 @@ fn eval_run_chains_give_each_part_of_a_test_set_its_own_context() {
     };
     // One row at a time, so that every difference comes from the prompts.
     let (alone, _) = hyps("alone", &["--no-context", "--batch", "1"]);
-    let (one, record) = hyps("one", &["--chains", "1", "--batch", "1"]);
-    assert_eq!(record["settings"]["context_chains"], 1, "{record}");
+    let (one, record1) = hyps("one", &["--chains", "1", "--batch", "1"]);
+    assert_eq!(record1["settings"]["context_chains"], 1, "{record1}");
     let (three, record) = hyps("three", &["--chains", "3", "--batch", "1"]);
     assert_eq!(record["settings"]["context_chains"], 3, "{record}");
     // One chain: only the first line is without context, and the context
@@ -392,6 +392,19 @@ fn eval_run_chains_give_each_part_of_a_test_set_its_own_context() {
         assert_eq!(three[i], alone[i], "line {i} starts a part");
     }
     assert_eq!(three[1], one[1]);
+    // Two sentences of context: lines 0 and 1 have no more than one before
+    // them, so they see what they saw with one; every later prompt is
+    // longer.
+    let (two_back, record2) = hyps(
+        "two-back",
+        &["--chains", "1", "--batch", "1", "--context-sentences", "2"],
+    );
+    assert_eq!(record2["settings"]["context_sentences"], 2, "{record2}");
+    assert_eq!(two_back[..2], one[..2]);
+    assert!(
+        record2["prompt_tokens"].as_u64() > record1["prompt_tokens"].as_u64(),
+        "{record2} vs {record1}"
+    );
     // Side by side (--batch 3): still six lines in order.
     let (batched, _) = hyps("batched", &["--chains", "3", "--batch", "3"]);
     assert!(batched.iter().all(|h| !h.trim().is_empty()), "{batched:?}");

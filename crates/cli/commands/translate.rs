@@ -128,6 +128,13 @@ pub struct TranslationArgs {
     #[arg(long)]
     pub no_context: bool,
 
+    /// With context, show the N sentences before each one (with their
+    /// translations) instead of only the previous one. GGUF models only.
+    /// [default: 1]
+    #[arg(long, value_name = "N", conflicts_with = "no_context",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=8))]
+    pub context_sentences: Option<usize>,
+
     /// What the model translates at once: `sentence` (aligned sentence by
     /// sentence) or `paragraph` (each line whole, aligned by line). GGUF
     /// models only.
@@ -173,6 +180,7 @@ impl TranslationArgs {
             beams: self.beams.unwrap_or(defaults.beams),
             length_penalty: self.length_penalty,
             context,
+            context_sentences: self.context_sentences.unwrap_or(defaults.context_sentences),
             unit: match self.unit {
                 UnitArg::Sentence => Unit::Sentence,
                 UnitArg::Paragraph => Unit::Paragraph,
@@ -184,6 +192,7 @@ impl TranslationArgs {
             let asked: Vec<&str> = [
                 (self.beams.is_some_and(|b| b > 1), "--beams"),
                 (self.context, "--context"),
+                (self.context_sentences.is_some(), "--context-sentences"),
                 (self.unit != UnitArg::Sentence, "--unit paragraph"),
                 (self.system_prompt.is_some(), "--system-prompt"),
             ]

@@ -74,6 +74,9 @@ pub struct TranslateOptions {
     /// 0.001), for about twice the time on the seed article (45.6 s against
     /// 22.5 s, where sentences decode 4 at a time without it).
     pub context: bool,
+    /// With `context`, how many preceding sentences (with their
+    /// translations) the model sees, each as an earlier turn.
+    pub context_sentences: usize,
     /// With `context`, the documents given to
     /// [`Translator::translate_documents`] are consecutive parts of one text
     /// (the lines of a test set), so a document's first sentence gets the
@@ -148,6 +151,7 @@ impl Default for TranslateOptions {
             beams: DEFAULT_BEAMS,
             length_penalty: 1.0,
             context: true,
+            context_sentences: 1,
             context_across_documents: false,
             context_chains: 1,
             unit: Unit::Sentence,
@@ -431,13 +435,12 @@ impl Prompter<'_> {
     fn ids(
         &self,
         text: &str,
-        context: Option<(&str, &str)>,
+        context: &[(&str, &str)],
         note: Option<&str>,
     ) -> Result<(Vec<u32>, Vec<String>)> {
-        let context: Vec<(&str, &str)> = context.into_iter().collect();
         let prompt = self
             .format
-            .render_in_context(self.task, self.shots, &context, text, note);
+            .render_in_context(self.task, self.shots, context, text, note);
         let mut ids: Vec<u32> = self.bos.into_iter().collect();
         ids.extend(tarjoman_models::tokenizer::encode(
             &self.tokenizer,
@@ -583,11 +586,23 @@ where
         self.opts.candidates.max(1) + 1
     }
 
-    /// The context of a sentence (its predecessor's text and
-    /// translation), if it has one and it is ready.
-    fn context(&self, sentence: usize) -> Option<(&str, &str)> {
-        let prev = &self.sentences[self.sentences[sentence].prev?];
-        Some((prev.text.as_str(), prev.translation.as_deref()?))
+    /// The context of a sentence: up to `context_sentences` of its
+    /// predecessors' texts and translations, oldest first. A sentence
+    /// starts only when its predecessor (and so every earlier one) is
+    /// translated.
+    fn context(&self, sentence: usize) -> Vec<(&str, &str)> {
+        let mut pairs = Vec::new();
+        let mut at = self.sentences[sentence].prev;
+        while let Some(p) = at.filter(|_| pairs.len() < self.opts.context_sentences) {
+            let prev = &self.sentences[p];
+            let Some(translation) = prev.translation.as_deref() else {
+                break;
+            };
+            pairs.push((prev.text.as_str(), translation));
+            at = prev.prev;
+        }
+        pairs.reverse();
+        pairs
     }
 
     /// Builds a sentence's prompt (`retry`: with the note of what must
@@ -599,7 +614,7 @@ where
             false => glossary_note(&s.terms),
         };
         self.prompter
-            .ids(&s.text, self.context(sentence), note.as_deref())
+            .ids(&s.text, &self.context(sentence), note.as_deref())
     }
 
     /// Candidate `k` of a sentence's first attempt (0 is the configured
