@@ -419,26 +419,28 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
     let docs: Vec<&str> = sources.iter().map(String::as_str).collect();
     // Lines are documents of their own, translated in one run so that
     // sentences of neighbouring lines decode together (--batch).
-    let mut done = 0usize;
     let totals = translator.translate_documents(&docs, |doc, event| -> Result<()> {
-        if let Event::Record(r) = event {
-            warnings += r.warnings.len();
-            retried += usize::from(r.retried);
-            pieces[doc].push(r.translation.clone());
-        }
-        // Events come in document order: every line before `doc` is done.
-        if doc > done {
-            bar.inc((doc - done) as u64);
-            // Logs of non-interactive runs get a line now and then instead.
-            if bar.is_hidden() && doc / 25 > done / 25 {
-                eprintln!(
-                    "{}/{} lines, {:.0} s",
-                    doc,
-                    sources.len(),
-                    started.elapsed().as_secs_f64()
-                );
+        match event {
+            Event::Record(r) => {
+                warnings += r.warnings.len();
+                retried += usize::from(r.retried);
+                pieces[doc].push(r.translation.clone());
             }
-            done = doc;
+            // Lines finish out of order when --chains parts translate side
+            // by side: count them as they finish.
+            Event::Translated => {
+                bar.inc(1);
+                let done = bar.position();
+                // Logs of non-interactive runs get a line now and then instead.
+                if bar.is_hidden() && done % 25 == 0 {
+                    eprintln!(
+                        "{done}/{} lines, {:.0} s",
+                        sources.len(),
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+            Event::Verbatim(_) => {}
         }
         Ok(())
     })?;

@@ -101,6 +101,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     // Metadata (`date 2025-11-08`) is not prose to summarize.
                     Event::Record(r) if r.kind == RecordKind::Metadata => {}
                     Event::Record(r) => english.push_str(&r.translation),
+                    Event::Translated => {}
                 }
                 Ok(())
             })?;

@@ -356,6 +356,7 @@ impl Worker<'_> {
                         full.push_str(&r.translation);
                         prose.push_str(&r.translation);
                     }
+                    Event::Translated => {}
                 }
                 Ok(())
             })?;

@@ -293,7 +293,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         translator.translate_document(&text, |event| -> Result<()> {
             match event {
                 Event::Verbatim(s) if !json => out.write_all(s.as_bytes())?,
-                Event::Verbatim(_) => {}
+                Event::Verbatim(_) | Event::Translated => {}
                 Event::Record(r) => {
                     for w in &r.warnings {
                         warnings += 1;

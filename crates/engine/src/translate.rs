@@ -199,6 +199,11 @@ pub enum Event<'a> {
     Verbatim(&'a str),
     /// A translated sentence or passed-through metadata.
     Record(&'a SentenceRecord),
+    /// Every sentence of the document is translated, though its pieces may
+    /// not all be reported yet: pieces come in order across documents, and
+    /// an earlier document may still be translating beside this one. For
+    /// progress displays.
+    Translated,
 }
 
 /// Translation statistics for a whole document.
@@ -322,6 +327,7 @@ impl<'m> Translator<'m> {
                 let source = &text[piece.span.clone()];
                 let sentence = if piece.kind == PieceKind::Sentence {
                     let mut s = self.prepare(source, &glossary)?;
+                    s.doc = doc;
                     if self.opts.context {
                         s.prev = prev;
                         if let Some(p) = prev {
@@ -362,9 +368,18 @@ impl<'m> Translator<'m> {
             queue: VecDeque::new(),
             emitted: 0,
             index: vec![0; docs.len()],
+            untranslated: vec![0; docs.len()],
             stats: DocumentStats::default(),
             sink,
         };
+        for s in &run.sentences {
+            run.untranslated[s.doc] += 1;
+        }
+        for doc in 0..docs.len() {
+            if run.untranslated[doc] == 0 {
+                (run.sink)(doc, Event::Translated)?;
+            }
+        }
         run.flush()?;
         if self.opts.beams > 1 && self.opts.candidates <= 1 {
             generate_beam(
@@ -406,6 +421,7 @@ impl<'m> Translator<'m> {
                 + self.opts.length_slack,
             terms: glossary.find(&text),
             text,
+            doc: 0,
             prev: None,
             next: None,
             prompt: None,
@@ -496,6 +512,8 @@ struct Sentence<'g> {
     source_tokens: usize,
     cap: usize,
     terms: Vec<&'g GlossaryEntry>,
+    /// The document it is part of.
+    doc: usize,
     /// The sentence whose translation is this one's context.
     prev: Option<usize>,
     /// The sentence this one's translation is the context of.
@@ -533,6 +551,8 @@ struct Run<'a, 'g, F> {
     emitted: usize,
     /// Per document, the index of its next record.
     index: Vec<usize>,
+    /// Per document, its sentences not translated yet.
+    untranslated: Vec<usize>,
     stats: DocumentStats,
     sink: F,
 }
@@ -731,6 +751,7 @@ where
         if let Some(next) = s.next {
             self.ready.insert(next);
         }
+        let doc = s.doc;
         s.done = Some((
             translation,
             SentenceStats {
@@ -746,6 +767,10 @@ where
                 warnings: failures.iter().map(Failure::to_string).collect(),
             },
         ));
+        self.untranslated[doc] -= 1;
+        if self.untranslated[doc] == 0 {
+            (self.sink)(doc, Event::Translated)?;
+        }
         self.flush()
     }
 }
@@ -855,6 +880,7 @@ where
         index += 1;
         sink(Event::Record(&record))?;
     }
+    sink(Event::Translated)?;
     stats.total_ms = start.elapsed().as_millis() as u64;
     Ok(stats)
 }
