@@ -81,8 +81,9 @@ pub struct TranslationArgs {
     /// How many sequences to decode together. On a CPU, decoding one token
     /// reads every weight of the model; 4 sequences share those reads at
     /// 2.3x the tokens/s of one. Sequences are sentences of separate
-    /// documents (with the default --context, a document's sentences wait
-    /// for each other), sentences of one document with --no-context (the
+    /// documents or of the --chains parts of an `eval run` test set (with
+    /// the default --context, a document's sentences wait for each other),
+    /// sentences of one document with --no-context (the
     /// seed article: 22.5 s instead of 36 s one at a time), guard retries,
     /// --mbr candidates, or the beams of --beams. GGUF models only.
     #[arg(long, value_name = "N", default_value_t = tarjoman_engine::translate::DEFAULT_BATCH,
