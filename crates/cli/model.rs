@@ -241,7 +241,10 @@ impl TranslationModel {
             TranslationModel::Prompted(m) => {
                 DocumentTranslator::Prompted(Box::new(Translator::new(&mut m.lm, &m.format, opts)?))
             }
-            TranslationModel::Seq2Seq(m) => DocumentTranslator::Seq2Seq { model: m, opts },
+            TranslationModel::Seq2Seq(m) => DocumentTranslator::Seq2Seq {
+                model: m,
+                opts: Box::new(opts),
+            },
         })
     }
 }
@@ -252,7 +255,8 @@ pub enum DocumentTranslator<'m> {
     Prompted(Box<Translator<'m>>),
     Seq2Seq {
         model: &'m mut LoadedSeq2Seq,
-        opts: TranslateOptions,
+        // Boxed: the options outweigh the other variant many times over.
+        opts: Box<TranslateOptions>,
     },
 }
 
