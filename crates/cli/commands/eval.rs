@@ -432,7 +432,7 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
                 bar.inc(1);
                 let done = bar.position();
                 // Logs of non-interactive runs get a line now and then instead.
-                if bar.is_hidden() && done % 25 == 0 {
+                if bar.is_hidden() && done.is_multiple_of(25) {
                     eprintln!(
                         "{done}/{} lines, {:.0} s",
                         sources.len(),

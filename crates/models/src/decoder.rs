@@ -27,6 +27,8 @@
 use std::sync::Arc;
 
 use candle_core::quantized::{gguf_file, QMatMul, QStorage, QTensor};
+
+use crate::q6k::Q6kMatMul;
 use candle_core::{DType, Device, Module, Tensor, D};
 
 /// The initial KV-cache capacity in tokens; it doubles when full, up to the
@@ -58,10 +60,10 @@ struct Config {
 }
 
 struct Layer {
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
-    wo: QMatMul,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
     /// Qwen2's q/k/v biases.
     bias: Option<(Tensor, Tensor, Tensor)>,
     /// Gemma 3's and Qwen3's per-head RMS norms of queries and keys.
@@ -70,9 +72,9 @@ struct Layer {
     /// Gemma 3's norms on the attention and feed-forward outputs.
     post_norms: Option<(Tensor, Tensor)>,
     ffn_norm: Tensor,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
     /// Index into [`DecoderLm::ropes`].
     rope: usize,
     /// Gemma 3's local layers attend to this many previous tokens.
@@ -144,7 +146,7 @@ pub struct DecoderLm {
     embeddings: Arc<QTensor>,
     layers: Vec<Layer>,
     norm: Tensor,
-    output: QMatMul,
+    output: Linear,
     ropes: Vec<Rope>,
     seqs: Vec<Sequence>,
 }
@@ -163,8 +165,40 @@ fn qmatmul<R: std::io::Seek + std::io::Read>(
     ct: &gguf_file::Content,
     reader: &mut R,
     name: &str,
-) -> candle_core::Result<QMatMul> {
-    QMatMul::from_qtensor(ct.tensor(reader, name, &Device::Cpu)?)
+) -> candle_core::Result<Linear> {
+    Linear::new(Arc::new(ct.tensor(reader, name, &Device::Cpu)?))
+}
+
+/// A quantized weight matrix: Q6_K weights go through tarjoman's kernel
+/// ([`crate::q6k`]) where the CPU runs it, everything else through candle.
+/// `TARJOMAN_KERNELS=candle` leaves every weight to candle (to compare).
+#[derive(Debug, Clone)]
+enum Linear {
+    Candle(QMatMul),
+    Q6k(Q6kMatMul),
+}
+
+impl Linear {
+    fn new(weights: Arc<QTensor>) -> candle_core::Result<Self> {
+        let own = std::env::var("TARJOMAN_KERNELS").map_or(true, |v| v != "candle");
+        match own
+            .then(|| Q6kMatMul::new(weights.clone()))
+            .transpose()?
+            .flatten()
+        {
+            Some(fast) => Ok(Self::Q6k(fast)),
+            None => Ok(Self::Candle(QMatMul::from_arc(weights)?)),
+        }
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Candle(m) => m.forward(x),
+            Self::Q6k(m) => m.forward(x),
+        }
+    }
 }
 
 impl DecoderLm {
@@ -204,7 +238,7 @@ impl DecoderLm {
             Ok(v) => v.to_u32()? as usize,
             Err(_) => head_dim,
         };
-        if n_kv_head == 0 || n_head % n_kv_head != 0 || rope_dim > head_dim {
+        if n_kv_head == 0 || !n_head.is_multiple_of(n_kv_head) || rope_dim > head_dim {
             candle_core::bail!(
                 "inconsistent attention shape: {n_head} heads, {n_kv_head} KV heads, \
                  head size {head_dim}, RoPE size {rope_dim}"
@@ -247,7 +281,7 @@ impl DecoderLm {
         let output = if ct.tensor_infos.contains_key("output.weight") {
             qmatmul(&ct, reader, "output.weight")?
         } else {
-            QMatMul::from_arc(embeddings.clone())?
+            Linear::new(embeddings.clone())?
         };
         let norm = dense(&ct, reader, "output_norm.weight")?;
         let mut layers = Vec::with_capacity(n_layer);

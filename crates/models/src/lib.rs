@@ -30,6 +30,7 @@ mod error;
 pub mod gguf;
 pub mod lm;
 pub mod m2m100;
+pub mod q6k;
 pub mod seq2seq;
 pub mod t5;
 pub mod tokenizer;

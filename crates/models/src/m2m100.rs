@@ -150,14 +150,14 @@ impl Config {
             key: key.to_string(),
         };
         // Sinusoids need d_model / 2 - 1 > 0; heads must split d_model evenly.
-        if config.d_model < 4 || config.d_model % 2 != 0 {
+        if config.d_model < 4 || !config.d_model.is_multiple_of(2) {
             return Err(invalid("d_model"));
         }
         for (key, heads) in [
             ("encoder_attention_heads", config.encoder_attention_heads),
             ("decoder_attention_heads", config.decoder_attention_heads),
         ] {
-            if heads == 0 || config.d_model % heads != 0 {
+            if heads == 0 || !config.d_model.is_multiple_of(heads) {
                 return Err(invalid(key));
             }
         }
