@@ -27,9 +27,9 @@
 use std::sync::Arc;
 
 use candle_core::quantized::{gguf_file, QMatMul, QStorage, QTensor};
+use candle_core::{DType, Device, Module, Tensor, D};
 
 use crate::q6k::Q6kMatMul;
-use candle_core::{DType, Device, Module, Tensor, D};
 
 /// The initial KV-cache capacity in tokens; it doubles when full, up to the
 /// model's context length.

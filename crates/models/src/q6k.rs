@@ -86,7 +86,8 @@ impl Q6kMatMul {
             return Ok(None);
         }
         let (n, k) = weights.shape().dims2()?;
-        if k % BLOCK != 0 {
+        // The GGUF layout the kernel reads: whole blocks, row after row.
+        if k % BLOCK != 0 || weights.data()?.len() != n * (k / BLOCK * Q6K_BYTES) {
             return Ok(None);
         }
         let candle = QMatMul::from_arc(weights.clone())?;
@@ -110,11 +111,9 @@ impl Q6kMatMul {
             .to_dtype(candle_core::DType::F32)?
             .to_vec1::<f32>()?;
         let quantized: Vec<Vec<Q8Block>> = xs.chunks_exact(self.k).map(quantize_q8).collect();
+        // Borrowed, not copied, for CPU storage; its length was checked in `new`.
         let data = self.weights.data()?;
         let row_bytes = self.k / BLOCK * Q6K_BYTES;
-        if data.len() != self.n * row_bytes {
-            return self.candle.forward(x);
-        }
         // Output transposed ([n, rows]) so that each task writes one
         // contiguous piece; each weight row is read once for all rows.
         let mut out_t = vec![0f32; self.n * rows];
