@@ -7,6 +7,7 @@ mod commands;
 mod input;
 mod model;
 mod progress;
+mod threads;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    threads::pin();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Translate(args) => commands::translate::run(args),

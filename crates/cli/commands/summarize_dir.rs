@@ -231,16 +231,13 @@ fn default_outdir(dir: &Path) -> Result<PathBuf> {
 fn share_cores(jobs: usize) -> (usize, usize) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = (cores / jobs).max(1);
-    let user_set = ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
-    if user_set {
+    if crate::threads::user_set() {
         return (cores, candle_core_threads());
     }
     if jobs > cores {
         eprintln!("warning: {jobs} workers on {cores} cores: they will compete for the cores");
     }
-    for var in ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"] {
+    for var in crate::threads::VARS {
         std::env::set_var(var, threads.to_string());
     }
     (cores, threads)
@@ -248,7 +245,7 @@ fn share_cores(jobs: usize) -> (usize, usize) {
 
 /// The thread count candle will use, as it reads the environment.
 fn candle_core_threads() -> usize {
-    ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"]
+    crate::threads::VARS
         .iter()
         .find_map(|v| std::env::var(v).ok()?.parse().ok())
         .unwrap_or(1)
