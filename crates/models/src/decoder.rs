@@ -27,9 +27,9 @@
 use std::sync::Arc;
 
 use candle_core::quantized::{gguf_file, QMatMul, QStorage, QTensor};
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::{DType, Device, Module, Storage, Tensor, D};
 
-use crate::q6k::Q6kMatMul;
+use crate::kquants::KQuantMatMul;
 
 /// The initial KV-cache capacity in tokens; it doubles when full, up to the
 /// model's context length.
@@ -149,6 +149,8 @@ pub struct DecoderLm {
     output: Linear,
     ropes: Vec<Rope>,
     seqs: Vec<Sequence>,
+    /// See [`own_kernels`], read once at load.
+    own_kernels: bool,
 }
 
 /// Reads a tensor and dequantizes it to f32 (norms, biases).
@@ -165,30 +167,67 @@ fn qmatmul<R: std::io::Seek + std::io::Read>(
     ct: &gguf_file::Content,
     reader: &mut R,
     name: &str,
+    own_kernels: bool,
 ) -> candle_core::Result<Linear> {
-    Linear::new(Arc::new(ct.tensor(reader, name, &Device::Cpu)?))
+    Linear::new(
+        Arc::new(ct.tensor(reader, name, &Device::Cpu)?),
+        own_kernels,
+    )
 }
 
-/// A quantized weight matrix: Q6_K weights go through tarjoman's kernel
-/// ([`crate::q6k`]) where the CPU runs it, everything else through candle.
-/// `TARJOMAN_KERNELS=candle` leaves every weight to candle (to compare).
+/// Whether tarjoman's kernels run where they can: everything but
+/// `TARJOMAN_KERNELS=candle`, which leaves every matrix product and the
+/// decoding attention to candle (to compare).
+fn own_kernels() -> bool {
+    std::env::var("TARJOMAN_KERNELS").map_or(true, |v| v != "candle")
+}
+
+/// A quantized weight matrix: Q4_K and Q6_K weights go through tarjoman's
+/// kernels ([`crate::kquants`]) where the CPU runs them, everything else
+/// through candle (all of them with `TARJOMAN_KERNELS=candle`).
 #[derive(Debug, Clone)]
 enum Linear {
     Candle(QMatMul),
-    Q6k(Q6kMatMul),
+    KQuant(KQuantMatMul),
 }
 
 impl Linear {
-    fn new(weights: Arc<QTensor>) -> candle_core::Result<Self> {
-        let own = std::env::var("TARJOMAN_KERNELS").map_or(true, |v| v != "candle");
-        match own
-            .then(|| Q6kMatMul::new(weights.clone()))
+    fn new(weights: Arc<QTensor>, own_kernels: bool) -> candle_core::Result<Self> {
+        match own_kernels
+            .then(|| KQuantMatMul::new(weights.clone()))
             .transpose()?
             .flatten()
         {
-            Some(fast) => Ok(Self::Q6k(fast)),
+            Some(fast) => Ok(Self::KQuant(fast)),
             None => Ok(Self::Candle(QMatMul::from_arc(weights)?)),
         }
+    }
+}
+
+impl Linear {
+    /// `x · Wᵢᵀ` for several matrices of the same input `x`, in one pass of
+    /// the kernels when they all take it ([`KQuantMatMul::products`]).
+    fn forward_many<const N: usize>(
+        linears: [&Self; N],
+        x: &Tensor,
+    ) -> candle_core::Result<[Tensor; N]> {
+        let own: Vec<&KQuantMatMul> = linears
+            .iter()
+            .filter_map(|l| match l {
+                Self::KQuant(m) => Some(m),
+                Self::Candle(_) => None,
+            })
+            .collect();
+        if own.len() == N {
+            if let Some(outs) = KQuantMatMul::products(&own, x)? {
+                return Ok(outs.try_into().expect("one product per matrix"));
+            }
+        }
+        let outs = linears
+            .iter()
+            .map(|l| l.forward(x))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(outs.try_into().expect("one product per matrix"))
     }
 }
 
@@ -196,7 +235,7 @@ impl Module for Linear {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
             Self::Candle(m) => m.forward(x),
-            Self::Q6k(m) => m.forward(x),
+            Self::KQuant(m) => m.forward(x),
         }
     }
 }
@@ -277,11 +316,12 @@ impl DecoderLm {
             rope_dim,
         };
 
+        let own_kernels = own_kernels();
         let embeddings = Arc::new(ct.tensor(reader, "token_embd.weight", &Device::Cpu)?);
         let output = if ct.tensor_infos.contains_key("output.weight") {
-            qmatmul(&ct, reader, "output.weight")?
+            qmatmul(&ct, reader, "output.weight", own_kernels)?
         } else {
-            Linear::new(embeddings.clone())?
+            Linear::new(embeddings.clone(), own_kernels)?
         };
         let norm = dense(&ct, reader, "output_norm.weight")?;
         let mut layers = Vec::with_capacity(n_layer);
@@ -317,18 +357,18 @@ impl DecoderLm {
             // local (sliding window, their own RoPE base).
             let local = gemma && (i + 1) % window_every != 0;
             layers.push(Layer {
-                wq: qmatmul(&ct, reader, &name("attn_q.weight"))?,
-                wk: qmatmul(&ct, reader, &name("attn_k.weight"))?,
-                wv: qmatmul(&ct, reader, &name("attn_v.weight"))?,
-                wo: qmatmul(&ct, reader, &name("attn_output.weight"))?,
+                wq: qmatmul(&ct, reader, &name("attn_q.weight"), own_kernels)?,
+                wk: qmatmul(&ct, reader, &name("attn_k.weight"), own_kernels)?,
+                wv: qmatmul(&ct, reader, &name("attn_v.weight"), own_kernels)?,
+                wo: qmatmul(&ct, reader, &name("attn_output.weight"), own_kernels)?,
                 bias,
                 qk_norm,
                 attn_norm: dense(&ct, reader, &name("attn_norm.weight"))?,
                 post_norms,
                 ffn_norm: dense(&ct, reader, &name("ffn_norm.weight"))?,
-                gate: qmatmul(&ct, reader, &name("ffn_gate.weight"))?,
-                up: qmatmul(&ct, reader, &name("ffn_up.weight"))?,
-                down: qmatmul(&ct, reader, &name("ffn_down.weight"))?,
+                gate: qmatmul(&ct, reader, &name("ffn_gate.weight"), own_kernels)?,
+                up: qmatmul(&ct, reader, &name("ffn_up.weight"), own_kernels)?,
+                down: qmatmul(&ct, reader, &name("ffn_down.weight"), own_kernels)?,
                 rope: usize::from(local),
                 window: if local { window } else { None },
             });
@@ -341,6 +381,7 @@ impl DecoderLm {
             output,
             ropes,
             seqs: Vec::new(),
+            own_kernels,
         };
         model.add_sequence(capacity)?;
         Ok(model)
@@ -549,8 +590,7 @@ impl DecoderLm {
         };
         let x1 = (h + x)?;
         let h = candle_nn::ops::rms_norm(&x1, &layer.ffn_norm, self.cfg.eps as f32)?;
-        let gate = layer.gate.forward(&h)?;
-        let up = layer.up.forward(&h)?;
+        let [gate, up] = Linear::forward_many([&layer.gate, &layer.up], &h)?;
         let act = match self.cfg.arch {
             Arch::Gemma3 => gate.gelu()?,
             _ => candle_nn::ops::silu(&gate)?,
@@ -613,9 +653,7 @@ impl DecoderLm {
 
     /// Queries, keys and values `[seq, heads * hd]` of the normalized input.
     fn project(&self, layer: &Layer, x: &Tensor) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
-        let mut q = layer.wq.forward(x)?;
-        let mut k = layer.wk.forward(x)?;
-        let mut v = layer.wv.forward(x)?;
+        let [mut q, mut k, mut v] = Linear::forward_many([&layer.wq, &layer.wk, &layer.wv], x)?;
         if let Some((bq, bk, bv)) = &layer.bias {
             q = q.broadcast_add(bq)?;
             k = k.broadcast_add(bk)?;
@@ -664,6 +702,10 @@ impl DecoderLm {
 
         cache.k.slice_set(&k, 1, index_pos)?;
         cache.v.slice_set(&v, 1, index_pos)?;
+        if seq == 1 && self.own_kernels {
+            // Decoding: the mask, if any, is the layer's window.
+            return self.attend_one(layer, cache, &q, index_pos);
+        }
         let total = index_pos + seq;
         let keys = cache.k.narrow(1, 0, total)?;
         let values = cache.v.narrow(1, 0, total)?;
@@ -686,6 +728,39 @@ impl DecoderLm {
         y.reshape((cfg.n_head, seq, cfg.head_dim))?
             .transpose(0, 1)?
             .reshape((seq, cfg.n_head * cfg.head_dim))
+    }
+
+    /// [`Self::attend`] for a single query at `index_pos` (`q` is
+    /// `[heads, 1, hd]`, its keys and values already in `cache`), through
+    /// [`single_query_attention`].
+    fn attend_one(
+        &self,
+        layer: &Layer,
+        cache: &KvCache,
+        q: &Tensor,
+        index_pos: usize,
+    ) -> candle_core::Result<Tensor> {
+        let cfg = &self.cfg;
+        let total = index_pos + 1;
+        let shape = OneQuery {
+            n_head: cfg.n_head,
+            n_kv_head: cfg.n_kv_head,
+            head_dim: cfg.head_dim,
+            capacity: cache.k.dim(1)?,
+            // A windowed layer sees the last `w` positions (see `mask`).
+            start: layer.window.map_or(0, |w| total.saturating_sub(w)),
+            total,
+        };
+        let q = q.flatten_all()?.to_vec1::<f32>()?;
+        let (k_storage, k_layout) = cache.k.storage_and_layout();
+        let (v_storage, v_layout) = cache.v.storage_and_layout();
+        let (Storage::Cpu(k_cpu), Storage::Cpu(v_cpu)) = (&*k_storage, &*v_storage) else {
+            candle_core::bail!("the KV cache is not in CPU memory");
+        };
+        let keys = &k_cpu.as_slice::<f32>()?[k_layout.start_offset()..];
+        let values = &v_cpu.as_slice::<f32>()?[v_layout.start_offset()..];
+        let out = single_query_attention(&shape, &q, keys, values);
+        Tensor::from_vec(out, (1, cfg.n_head * cfg.head_dim), &Device::Cpu)
     }
 
     /// Applies RoPE to `[heads, seq, hd]` at positions `index_pos..`.
@@ -726,6 +801,126 @@ impl DecoderLm {
 /// `index_pos..` over keys `0..index_pos + seq`: 0 where a query may look,
 /// -inf in its future and (with a window) beyond `window - 1` tokens back.
 /// `None` when nothing is masked.
+/// The shape of one query's attention over a KV cache laid out
+/// `[n_kv_head, capacity, head_dim]`, positions `start..total` visible.
+struct OneQuery {
+    n_head: usize,
+    n_kv_head: usize,
+    head_dim: usize,
+    capacity: usize,
+    start: usize,
+    total: usize,
+}
+
+/// softmax(q·kᵀ / √hd)·v for one query position (`q` is `[n_head, hd]`),
+/// returning `[n_head, hd]`.
+///
+/// Written out because candle's batched matmul copies and packs the cache
+/// for one row of queries, and a loop per query head would read each KV
+/// head's cache once per query head that shares it (6 times for
+/// Qwen2.5-1.5B, from L3 at long contexts): at 1,024 tokens of context
+/// that was a quarter of the decoding time. Here each task takes one KV
+/// head and a block of positions, reads each key and value once for all of
+/// that head's queries, and leaves its block's maximum, sum of
+/// exponentials and unnormalized output; the blocks are then combined
+/// exactly (rescaled by exp(mᵦ - m)), as in FlashAttention's split-KV
+/// decoding. The sums differ from candle's only in order.
+fn single_query_attention(shape: &OneQuery, q: &[f32], keys: &[f32], values: &[f32]) -> Vec<f32> {
+    /// Positions per task: enough tasks for the cores at long contexts,
+    /// few enough that combining them costs nothing.
+    const POSITIONS_PER_TASK: usize = 256;
+    let &OneQuery {
+        n_head,
+        n_kv_head,
+        head_dim: hd,
+        capacity,
+        start,
+        total,
+    } = shape;
+    let group = n_head / n_kv_head;
+    let blocks = (total - start).div_ceil(POSITIONS_PER_TASK);
+    let scale = (1.0 / (hd as f64).sqrt()) as f32;
+    // Per task: `group` unnormalized outputs, then (max, sum) per query.
+    let stride = group * (hd + 2);
+    let mut partial = vec![0f32; n_kv_head * blocks * stride];
+    crate::parallel::for_each_chunk(&mut partial, stride, |task, part| {
+        let (kv, block) = (task / blocks, task % blocks);
+        let from = start + block * POSITIONS_PER_TASK;
+        let to = (from + POSITIONS_PER_TASK).min(total);
+        let n = to - from;
+        let row = |t: usize| (kv * capacity + t) * hd..(kv * capacity + t + 1) * hd;
+        let queries = &q[kv * group * hd..(kv + 1) * group * hd];
+        let mut weights = vec![0f32; group * n];
+        for (i, t) in (from..to).enumerate() {
+            let k = &keys[row(t)];
+            for (h, q) in queries.chunks_exact(hd).enumerate() {
+                weights[h * n + i] = dot(q, k) * scale;
+            }
+        }
+        let (ys, stats) = part.split_at_mut(group * hd);
+        for (w, stats) in weights.chunks_exact_mut(n).zip(stats.chunks_exact_mut(2)) {
+            let max = w.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+            let mut sum = 0f32;
+            for x in w.iter_mut() {
+                *x = (*x - max).exp();
+                sum += *x;
+            }
+            stats.copy_from_slice(&[max, sum]);
+        }
+        for (i, t) in (from..to).enumerate() {
+            let v = &values[row(t)];
+            for (h, y) in ys.chunks_exact_mut(hd).enumerate() {
+                let w = weights[h * n + i];
+                for (y, &v) in y.iter_mut().zip(v) {
+                    *y += w * v;
+                }
+            }
+        }
+    });
+    let mut out = vec![0f32; n_head * hd];
+    for (head, y) in out.chunks_exact_mut(hd).enumerate() {
+        let (kv, h) = (head / group, head % group);
+        let parts = partial[kv * blocks * stride..(kv + 1) * blocks * stride].chunks_exact(stride);
+        let stats = |p: &[f32]| (p[group * hd + 2 * h], p[group * hd + 2 * h + 1]);
+        let max = parts
+            .clone()
+            .map(|p| stats(p).0)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0f32;
+        for p in parts {
+            let (m, s) = stats(p);
+            let f = (m - max).exp();
+            sum += f * s;
+            for (y, &py) in y.iter_mut().zip(&p[h * hd..(h + 1) * hd]) {
+                *y += f * py;
+            }
+        }
+        for y in y.iter_mut() {
+            *y /= sum;
+        }
+    }
+    out
+}
+
+/// `a · b` in 16 independent sums, which the compiler keeps in one vector
+/// register.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut sums = [0f32; 16];
+    let (a16, b16) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = a16
+        .remainder()
+        .iter()
+        .zip(b16.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (a, b) in a16.zip(b16) {
+        for i in 0..16 {
+            sums[i] += a[i] * b[i];
+        }
+    }
+    sums.iter().sum::<f32>() + tail
+}
+
 fn mask(
     seq: usize,
     index_pos: usize,
@@ -772,5 +967,89 @@ impl KvCache {
         }
         *self = bigger;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1).
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// The textbook formula, in f64, one query head at a time.
+    fn reference(shape: &OneQuery, q: &[f32], keys: &[f32], values: &[f32]) -> Vec<f64> {
+        let hd = shape.head_dim;
+        let group = shape.n_head / shape.n_kv_head;
+        let mut out = vec![0f64; shape.n_head * hd];
+        for head in 0..shape.n_head {
+            let kv = head / group;
+            let at = |t: usize| (kv * shape.capacity + t) * hd;
+            let q = &q[head * hd..(head + 1) * hd];
+            let scores: Vec<f64> = (shape.start..shape.total)
+                .map(|t| {
+                    let k = &keys[at(t)..at(t) + hd];
+                    q.iter()
+                        .zip(k)
+                        .map(|(&a, &b)| a as f64 * b as f64)
+                        .sum::<f64>()
+                        / (hd as f64).sqrt()
+                })
+                .collect();
+            let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let exps: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let sum: f64 = exps.iter().sum();
+            for (t, e) in (shape.start..shape.total).zip(&exps) {
+                for d in 0..hd {
+                    out[head * hd + d] += e / sum * values[at(t) + d] as f64;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn single_query_attention_matches_the_formula() {
+        // Grouped queries (3 per KV head) and one KV head for all; a head
+        // size that is not a multiple of 16; contexts of one position, of
+        // one block and of several blocks (256 positions each); windows.
+        for (n_head, n_kv_head, head_dim) in [(6, 2, 20), (4, 1, 64)] {
+            for (start, total) in [(0, 1), (0, 200), (0, 600), (100, 600), (344, 600)] {
+                let capacity = 700;
+                let shape = OneQuery {
+                    n_head,
+                    n_kv_head,
+                    head_dim,
+                    capacity,
+                    start,
+                    total,
+                };
+                let q = values(n_head * head_dim, 1);
+                // Larger keys make the softmax peaked, as trained ones are.
+                let keys: Vec<f32> = values(n_kv_head * capacity * head_dim, 2)
+                    .iter()
+                    .map(|k| 4.0 * k)
+                    .collect();
+                let vals = values(n_kv_head * capacity * head_dim, 3);
+                let ours = single_query_attention(&shape, &q, &keys, &vals);
+                let theirs = reference(&shape, &q, &keys, &vals);
+                for (i, (&a, &b)) in ours.iter().zip(&theirs).enumerate() {
+                    assert!(
+                        (a as f64 - b).abs() <= 1e-5,
+                        "{n_head}/{n_kv_head} heads, positions {start}..{total}, value {i}: {a} vs {b}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -179,12 +179,21 @@ fn prefix_reuse_equals_a_fresh_run() {
     let (diff, _, _) = compare(&to_vec(&reused), &to_vec(&fresh));
     assert!(diff <= 1e-5, "reused prefix changed the logits by {diff}");
     // A prompt that is a strict prefix of the cache still computes its last
-    // token, and gives that token's logits.
+    // token, and gives that token's logits. That token runs alone, through
+    // the single-query attention (`decoder::single_query_attention`, checked
+    // against the formula to 1e-5 in its unit test), whose sums are ordered
+    // differently from the batched path's; the 8-bit activations of the
+    // quantized matmuls amplify that as everywhere else in this file.
     let (again, computed) = lm.prefill(&second).expect("same prompt again");
     assert_eq!(computed, 1);
-    let (diff, _, _) = compare(&to_vec(&again), &to_vec(&fresh));
+    let (again, fresh) = (to_vec(&again), to_vec(&fresh));
+    let (diff, top, gap) = compare(&again, &fresh);
     assert!(
-        diff <= 1e-5,
+        diff <= TOLERANCE,
         "re-running the last token changed the logits by {diff}"
+    );
+    assert!(
+        argmax(&again) == top || gap <= TOLERANCE,
+        "re-running the last token changed the greedy choice"
     );
 }

@@ -1,0 +1,519 @@
+//! Matrix-vector products with Q4_K and Q6_K weights on AVX-512 VNNI CPUs,
+//! reading the weights in the GGUF layout.
+//!
+//! Written by hand because candle 0.11 has no such kernel: on x86 it runs
+//! every Q6_K weight row through its AVX2 dot product, which is
+//! compute-bound (about 1.7x the time per byte of its Q4_K kernel), and it
+//! runs Q4_K weights through a copy interleaved for 16 rows at a time whose
+//! scales are unpacked to f32, 1.33x the bytes of the GGUF layout. Decoding
+//! one token reads every weight once, so bytes are time: in a Q4_K_M GGUF
+//! the output projection and half of the `ffn_down` and `attn_v` weights
+//! are Q6_K (for Qwen2.5-1.5B, 338 of the 930 MB that every decoded token
+//! reads), the rest Q4_K.
+//!
+//! The arithmetic is candle's (and ggml's): activations are quantized to
+//! 8 bits per block of 256 (`Q8_K`, quantized exactly as candle does), each
+//! block's integer dot products are scaled by both blocks' scales, and only
+//! the order of the floating-point additions differs. With 512-bit
+//! registers and `vpdpbusd` one Q6_K block takes 8 multiply-adds and one
+//! Q4_K block 4.
+
+use std::sync::Arc;
+
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{Module, Tensor};
+
+/// Values per block (`QK_K`).
+const BLOCK: usize = 256;
+/// Bytes per Q6_K block: 128 low nibbles, 64 bytes of high bit pairs, 16
+/// signed 8-bit scales, an f16 scale.
+const Q6K_BYTES: usize = 210;
+/// Bytes per Q4_K block: an f16 scale and an f16 scale of minimums, 12
+/// bytes of 6-bit scales and minimums (8 of each), 128 bytes of nibbles.
+const Q4K_BYTES: usize = 144;
+/// Rows above this go to candle (prefill): the kernel below reads each
+/// weight row once for all rows, which pays only while they fit in cache.
+const MAX_ROWS: usize = 16;
+/// Weight rows per parallel task.
+const ROWS_PER_TASK: usize = 32;
+
+/// One block of 256 activations quantized to 8 bits, as candle's
+/// `BlockQ8K`, with sums over 32 values (Q4_K's minimums) where candle
+/// keeps sums over 16.
+#[derive(Clone)]
+struct Q8Block {
+    d: f32,
+    qs: [i8; BLOCK],
+    /// Sums of `qs` over each 32 values (at most 32 · 128 in magnitude).
+    sums: [i16; 8],
+}
+
+/// Quantizes `xs` (a multiple of 256 long) as candle's
+/// `BlockQ8K::from_float`: scale -127 / (the value of largest magnitude),
+/// round half away from zero, clamp to -128..=127.
+fn quantize_q8(xs: &[f32]) -> Vec<Q8Block> {
+    xs.chunks_exact(BLOCK)
+        .map(|xs| {
+            let (mut max, mut amax) = (0f32, 0f32);
+            for &x in xs {
+                if amax < x.abs() {
+                    amax = x.abs();
+                    max = x;
+                }
+            }
+            let mut block = Q8Block {
+                d: 0.0,
+                qs: [0; BLOCK],
+                sums: [0; 8],
+            };
+            if amax != 0.0 {
+                let iscale = -127f32 / max;
+                for (q, &x) in block.qs.iter_mut().zip(xs) {
+                    *q = (iscale * x).round().clamp(-128.0, 127.0) as i8;
+                }
+                block.d = 1.0 / iscale;
+            }
+            for (sum, qs) in block.sums.iter_mut().zip(block.qs.chunks_exact(32)) {
+                *sum = qs.iter().map(|&q| i16::from(q)).sum();
+            }
+            block
+        })
+        .collect()
+}
+
+/// The weight formats the kernels read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Q4K,
+    Q6K,
+}
+
+impl Format {
+    fn block_bytes(self) -> usize {
+        match self {
+            Self::Q4K => Q4K_BYTES,
+            Self::Q6K => Q6K_BYTES,
+        }
+    }
+}
+
+/// A Q4_K or Q6_K weight matrix (`n` rows of `k`) with a fast path for a
+/// few rows of activations and candle's matmul for the rest.
+#[derive(Debug, Clone)]
+pub struct KQuantMatMul {
+    weights: Arc<QTensor>,
+    candle: QMatMul,
+    format: Format,
+    n: usize,
+    k: usize,
+}
+
+impl KQuantMatMul {
+    /// `Some` for a Q4_K or Q6_K tensor on a CPU with AVX-512 (F, BW) and
+    /// VNNI; `None` leaves the tensor to candle.
+    pub fn new(weights: Arc<QTensor>) -> candle_core::Result<Option<Self>> {
+        let format = match weights.dtype() {
+            GgmlDType::Q4K => Format::Q4K,
+            GgmlDType::Q6K => Format::Q6K,
+            _ => return Ok(None),
+        };
+        if !supported() {
+            return Ok(None);
+        }
+        let (n, k) = weights.shape().dims2()?;
+        // The GGUF layout the kernel reads: whole blocks, row after row.
+        if k % BLOCK != 0 || weights.data()?.len() != n * (k / BLOCK * format.block_bytes()) {
+            return Ok(None);
+        }
+        let candle = QMatMul::from_arc(weights.clone())?;
+        Ok(Some(Self {
+            weights,
+            candle,
+            format,
+            n,
+            k,
+        }))
+    }
+
+    /// `x · Wᵀ` for `x` of shape `[.., k]`.
+    fn matmul(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match Self::products(&[self], x)? {
+            Some(mut out) => Ok(out.pop().expect("one product per matrix")),
+            None => self.candle.forward(x),
+        }
+    }
+
+    /// `x · Wᵢᵀ` for several matrices `Wᵢ` of the same width (a layer's
+    /// query, key and value projections, or its gate and up projections),
+    /// in one pass: `x` is quantized once and the rows of all matrices are
+    /// spread over the thread pool together, one synchronization instead
+    /// of one per matrix. `None` where the kernels do not take `x` (too
+    /// many rows: prefill, which candle runs) or, for several matrices,
+    /// where one's rows do not split into whole tasks.
+    pub fn products(mats: &[&Self], x: &Tensor) -> candle_core::Result<Option<Vec<Tensor>>> {
+        let Some(first) = mats.first() else {
+            return Ok(Some(Vec::new()));
+        };
+        let k = first.k;
+        let dims = x.dims().to_vec();
+        let rows: usize = dims[..dims.len() - 1].iter().product();
+        if rows > MAX_ROWS
+            || rows == 0
+            || dims.last() != Some(&k)
+            || mats.iter().any(|m| m.k != k)
+            || (mats.len() > 1 && mats.iter().any(|m| m.n % ROWS_PER_TASK != 0))
+        {
+            return Ok(None);
+        }
+        let xs = x
+            .flatten_all()?
+            .to_dtype(candle_core::DType::F32)?
+            .to_vec1::<f32>()?;
+        let quantized: Vec<Vec<Q8Block>> = xs.chunks_exact(k).map(quantize_q8).collect();
+        // Borrowed, not copied, for CPU storage; lengths were checked in `new`.
+        let data = mats
+            .iter()
+            .map(|m| m.weights.data())
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        // The first task of each matrix, and one past the last.
+        let mut starts = vec![0];
+        for m in mats {
+            starts.push(starts.last().expect("starts at 0") + m.n.div_ceil(ROWS_PER_TASK));
+        }
+        let total: usize = mats.iter().map(|m| m.n).sum();
+        // Output transposed ([n, rows]) so that each task writes one
+        // contiguous piece; each weight row is read once for all rows.
+        let mut out_t = vec![0f32; total * rows];
+        crate::parallel::for_each_chunk(&mut out_t, ROWS_PER_TASK * rows, |task, out| {
+            let i = starts.partition_point(|&s| s <= task) - 1;
+            let (m, data) = (mats[i], &data[i]);
+            let row_bytes = k / BLOCK * m.format.block_bytes();
+            let dot_row = match m.format {
+                Format::Q4K => dot_row_q4k,
+                Format::Q6K => dot_row_q6k,
+            };
+            let first = (task - starts[i]) * ROWS_PER_TASK;
+            for (j, out) in out.chunks_exact_mut(rows).enumerate() {
+                let w = &data[(first + j) * row_bytes..(first + j + 1) * row_bytes];
+                for (o, x) in out.iter_mut().zip(&quantized) {
+                    // SAFETY: `supported()` checked the CPU features in
+                    // `new`; `w` holds `x.len()` whole blocks of `m.format`.
+                    *o = unsafe { dot_row(w, x) };
+                }
+            }
+        });
+        let mut outs = Vec::with_capacity(mats.len());
+        let mut pieces = &out_t[..];
+        for m in mats {
+            let (piece, rest) = pieces.split_at(m.n * rows);
+            pieces = rest;
+            let mut out = vec![0f32; rows * m.n];
+            for (j, col) in piece.chunks_exact(rows).enumerate() {
+                for (r, &v) in col.iter().enumerate() {
+                    out[r * m.n + j] = v;
+                }
+            }
+            let mut shape = dims.clone();
+            *shape.last_mut().expect("x has a last dimension") = m.n;
+            outs.push(Tensor::from_vec(out, shape, x.device())?);
+        }
+        Ok(Some(outs))
+    }
+}
+
+impl Module for KQuantMatMul {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.matmul(x)
+    }
+}
+
+/// Whether this CPU runs the kernels.
+pub fn supported() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The dot product of one Q4_K weight row with one quantized activation
+/// row: per block, `d · Σⱼ scaleⱼ · (qⱼ · y) - dmin · Σⱼ minⱼ · Σ yⱼ` over
+/// its 8 groups of 32 values, times the activations' scale.
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW and VNNI; `w` must hold `x.len()` Q4_K
+/// blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn dot_row_q4k(w: &[u8], x: &[Q8Block]) -> f32 {
+    use std::arch::x86_64::*;
+    debug_assert!(w.len() >= x.len() * Q4K_BYTES);
+    const K1: u32 = 0x3f3f_3f3f;
+    const K2: u32 = 0x0f0f_0f0f;
+    const K3: u32 = 0x0303_0303;
+    let low4 = _mm256_set1_epi8(0x0F);
+    let zero = _mm512_setzero_si512();
+    // 32 bytes of nibbles hold values 64c..64c+32 (low) and 64c+32..64c+64
+    // (high), groups 2c and 2c+1: lanes 0..8 of their dot product take
+    // scale 2c, lanes 8..16 scale 2c+1.
+    let spread = [
+        _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+        _mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+        _mm_setr_epi8(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+        _mm_setr_epi8(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+    ];
+    let mut acc = _mm512_setzero_ps();
+    let mut acc_min = _mm_setzero_ps();
+    for (b, y) in x.iter().enumerate() {
+        let block = w.as_ptr().add(b * Q4K_BYTES);
+        let d = half::f16::from_le_bytes([*block, *block.add(1)]).to_f32();
+        let dmin = half::f16::from_le_bytes([*block.add(2), *block.add(3)]).to_f32();
+        // ggml's unpacking of the 6-bit scales and minimums (12 bytes) into
+        // 8 bytes of scales followed by 8 bytes of minimums.
+        let mut u = [0u32; 4];
+        std::ptr::copy_nonoverlapping(block.add(4), u.as_mut_ptr().cast::<u8>(), 12);
+        u[3] = ((u[2] >> 4) & K2) | (((u[1] >> 6) & K3) << 4);
+        let aux = u[1] & K1;
+        u[1] = (u[2] & K2) | (((u[0] >> 6) & K3) << 4);
+        u[2] = aux;
+        u[0] &= K1;
+        let scales_mins = _mm_loadu_si128(u.as_ptr().cast());
+        // Σⱼ minⱼ · Σ yⱼ: 6-bit minimums times 16-bit sums.
+        let mins = _mm_cvtepu8_epi16(_mm_srli_si128::<8>(scales_mins));
+        let min_dot = _mm_madd_epi16(mins, _mm_loadu_si128(y.sums.as_ptr().cast()));
+        acc_min = _mm_fmadd_ps(_mm_cvtepi32_ps(min_dot), _mm_set1_ps(dmin * y.d), acc_min);
+        let qs = block.add(16);
+        let mut isum = zero;
+        for (c, spread) in spread.iter().enumerate() {
+            let bytes = _mm256_loadu_si256(qs.add(32 * c).cast());
+            let lo = _mm256_and_si256(bytes, low4);
+            let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(bytes), low4);
+            let q = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
+            let ys = _mm512_loadu_si512(y.qs.as_ptr().add(64 * c).cast());
+            let dot = _mm512_dpbusd_epi32(zero, q, ys);
+            let scale = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(scales_mins, *spread));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dot, scale));
+        }
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y.d), acc);
+    }
+    let mins = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+    let mins = _mm_add_ss(mins, _mm_shuffle_ps::<1>(mins, mins));
+    _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(mins)
+}
+
+/// The dot product of one Q6_K weight row with one quantized activation
+/// row.
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW and VNNI; `w` must hold `x.len()` Q6_K
+/// blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn dot_row_q6k(w: &[u8], x: &[Q8Block]) -> f32 {
+    use std::arch::x86_64::*;
+    debug_assert!(w.len() >= x.len() * Q6K_BYTES);
+    let low4 = _mm512_set1_epi8(0x0F);
+    let low2 = _mm512_set1_epi8(0x03);
+    let offset = _mm512_set1_epi8(32);
+    // Bytes 0..32 of a 64-byte vector take the high bits of the first
+    // quarter of a half block, bytes 32..64 of the second: shift the 16-bit
+    // words of the duplicated `qh` by 0 and 2 (low nibbles) or 4 and 6.
+    let shifts = |a: i16, b: i16| {
+        let mut words = [a; 32];
+        words[16..].fill(b);
+        _mm512_loadu_si512(words.as_ptr().cast())
+    };
+    let shift_lo = shifts(0, 2);
+    let shift_hi = shifts(4, 6);
+    // Lane j of a dot product covers values 4j..4j+4, whose scale is j / 4
+    // (16 values per scale).
+    let spread_lo = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    let spread_hi = _mm_setr_epi8(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+    let zero = _mm512_setzero_si512();
+    let mut acc = _mm512_setzero_ps();
+    for (b, y) in x.iter().enumerate() {
+        let block = w.as_ptr().add(b * Q6K_BYTES);
+        let (ql, qh, sc) = (block, block.add(128), block.add(192));
+        let d = half::f16::from_le_bytes([*block.add(208), *block.add(209)]).to_f32();
+        let mut isum = zero;
+        for half in 0..2 {
+            let low = _mm512_loadu_si512(ql.add(64 * half).cast());
+            let high = _mm512_broadcast_i64x4(_mm256_loadu_si256(qh.add(32 * half).cast()));
+            let h_lo = _mm512_and_si512(_mm512_srlv_epi16(high, shift_lo), low2);
+            let h_hi = _mm512_and_si512(_mm512_srlv_epi16(high, shift_hi), low2);
+            // Values 0..64 and 64..128 of this half, each 0..=63.
+            let q_lo = _mm512_or_si512(_mm512_and_si512(low, low4), _mm512_slli_epi16(h_lo, 4));
+            let q_hi = _mm512_or_si512(
+                _mm512_and_si512(_mm512_srli_epi16(low, 4), low4),
+                _mm512_slli_epi16(h_hi, 4),
+            );
+            let y_lo = _mm512_loadu_si512(y.qs.as_ptr().add(128 * half).cast());
+            let y_hi = _mm512_loadu_si512(y.qs.as_ptr().add(128 * half + 64).cast());
+            // (q - 32) · y, four values per lane.
+            let d_lo = _mm512_sub_epi32(
+                _mm512_dpbusd_epi32(zero, q_lo, y_lo),
+                _mm512_dpbusd_epi32(zero, offset, y_lo),
+            );
+            let d_hi = _mm512_sub_epi32(
+                _mm512_dpbusd_epi32(zero, q_hi, y_hi),
+                _mm512_dpbusd_epi32(zero, offset, y_hi),
+            );
+            let scales = _mm_loadl_epi64(sc.add(8 * half).cast());
+            let s_lo = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scales, spread_lo));
+            let s_hi = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scales, spread_hi));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(d_lo, s_lo));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(d_hi, s_hi));
+        }
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y.d), acc);
+    }
+    _mm512_reduce_add_ps(acc)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dot_row_q4k(_w: &[u8], _x: &[Q8Block]) -> f32 {
+    unreachable!("supported() is false off x86_64")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dot_row_q6k(_w: &[u8], _x: &[Q8Block]) -> f32 {
+    unreachable!("supported() is false off x86_64")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// Values with a spread of magnitudes, deterministic.
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..n)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let u = state as f32 / u32::MAX as f32 - 0.5;
+                u * (1.0 + (i % 7) as f32)
+            })
+            .collect()
+    }
+
+    /// Our products against candle's `QMatMul` on the same quantized
+    /// weights, for every row count the kernels take.
+    fn matches_candle(dtype: GgmlDType) {
+        let (n, k) = (72, 768);
+        let w = Tensor::from_vec(values(n * k, 1), (n, k), &Device::Cpu).unwrap();
+        let q = Arc::new(QTensor::quantize(&w, dtype).unwrap());
+        let Some(fast) = KQuantMatMul::new(q.clone()).unwrap() else {
+            // Without AVX-512 VNNI the weights stay with candle.
+            assert!(!supported());
+            return;
+        };
+        let candle = QMatMul::from_arc(q).unwrap();
+        for rows in [1, 2, 3, 4, 8, MAX_ROWS] {
+            let x = Tensor::from_vec(values(rows * k, rows as u32 + 7), (rows, k), &Device::Cpu)
+                .unwrap();
+            let ours = fast.forward(&x).unwrap().to_vec2::<f32>().unwrap();
+            let theirs = candle.forward(&x).unwrap().to_vec2::<f32>().unwrap();
+            for (a, b) in ours.iter().flatten().zip(theirs.iter().flatten()) {
+                // The same integer sums; only float addition order differs.
+                assert!(
+                    (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                    "{dtype:?}, {rows} rows: {a} vs {b}"
+                );
+            }
+        }
+        // A 3-d input ([batch, seq, k]) keeps its shape.
+        let x = Tensor::from_vec(values(2 * k, 3), (1, 2, k), &Device::Cpu).unwrap();
+        assert_eq!(fast.forward(&x).unwrap().dims(), &[1, 2, n]);
+    }
+
+    #[test]
+    fn q4k_matches_candle_on_every_row_count_it_takes() {
+        matches_candle(GgmlDType::Q4K);
+    }
+
+    #[test]
+    fn q6k_matches_candle_on_every_row_count_it_takes() {
+        matches_candle(GgmlDType::Q6K);
+    }
+
+    #[test]
+    fn products_of_several_matrices_equal_one_at_a_time() {
+        let k = 512;
+        let mats: Vec<KQuantMatMul> = [
+            (64, GgmlDType::Q4K),
+            (32, GgmlDType::Q6K),
+            (96, GgmlDType::Q4K),
+        ]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &(n, dtype))| {
+            let w = Tensor::from_vec(values(n * k, 11 + i as u32), (n, k), &Device::Cpu).unwrap();
+            KQuantMatMul::new(Arc::new(QTensor::quantize(&w, dtype).unwrap())).unwrap()
+        })
+        .collect();
+        if mats.is_empty() {
+            assert!(!supported());
+            return;
+        }
+        let refs: Vec<&KQuantMatMul> = mats.iter().collect();
+        for rows in [1, 3, MAX_ROWS] {
+            let x = Tensor::from_vec(values(rows * k, 40 + rows as u32), (rows, k), &Device::Cpu)
+                .unwrap();
+            let together = KQuantMatMul::products(&refs, &x)
+                .unwrap()
+                .expect("the kernels take x");
+            for (m, t) in mats.iter().zip(&together) {
+                let alone = m.forward(&x).unwrap();
+                assert_eq!(t.dims(), alone.dims());
+                // The same rows through the same kernel: identical.
+                assert_eq!(t.to_vec2::<f32>().unwrap(), alone.to_vec2::<f32>().unwrap());
+            }
+        }
+        // Prefill-sized inputs are left to candle.
+        let x = Tensor::zeros((MAX_ROWS + 1, k), candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(KQuantMatMul::products(&refs, &x).unwrap().is_none());
+    }
+
+    #[test]
+    fn other_formats_stay_with_candle() {
+        let w = Tensor::from_vec(values(32 * 256, 2), (32, 256), &Device::Cpu).unwrap();
+        for dtype in [GgmlDType::Q5K, GgmlDType::Q8_0, GgmlDType::Q4_0] {
+            let q = Arc::new(QTensor::quantize(&w, dtype).unwrap());
+            assert!(KQuantMatMul::new(q).unwrap().is_none(), "{dtype:?}");
+        }
+    }
+
+    #[test]
+    fn quantizes_activations_as_candle_does() {
+        use candle_core::quantized::k_quants::{BlockQ8K, GgmlType};
+        let xs = values(2 * BLOCK, 5);
+        let ours = quantize_q8(&xs);
+        let mut theirs = vec![BlockQ8K::zeros(); 2];
+        BlockQ8K::from_float(&xs, &mut theirs);
+        let mut back = vec![0f32; 2 * BLOCK];
+        BlockQ8K::to_float(&theirs, &mut back);
+        for (b, block) in ours.iter().enumerate() {
+            for (i, &q) in block.qs.iter().enumerate() {
+                assert_eq!(
+                    q as f32 * block.d,
+                    back[b * BLOCK + i],
+                    "value {i} of block {b}"
+                );
+            }
+            for (j, &sum) in block.sums.iter().enumerate() {
+                let expected: i32 = block.qs[32 * j..32 * (j + 1)]
+                    .iter()
+                    .map(|&q| i32::from(q))
+                    .sum();
+                assert_eq!(i32::from(sum), expected, "sum {j} of block {b}");
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Parallel loops on candle's thread pool.
+//!
+//! candle 0.11 runs its quantized kernels on a barrier pool whose calling
+//! thread takes a share of the work and whose workers spin a while before
+//! they sleep. Our kernels run between candle's several hundred times per
+//! decoded token; on the same pool they find its workers still spinning,
+//! where rayon's pool would have to wake its own sleeping threads (futex
+//! calls) and two pools' threads would compete for the cores. Writing the
+//! output in disjoint chunks from shared closures needs a raw pointer,
+//! which is kept here, in one place.
+
+/// The output buffer, written in disjoint chunks by the pool's threads.
+struct Out(*mut f32);
+
+// SAFETY: each chunk index is handed to exactly one thread (see
+// `for_each_chunk`), so no two threads write the same element.
+unsafe impl Sync for Out {}
+
+impl Out {
+    /// A method, so that closures capture the `Sync` wrapper rather than
+    /// the raw pointer inside it.
+    fn get(&self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Calls `f(i, chunk)` for each `chunk`-long piece of `out` (the last may
+/// be shorter), spread over candle's thread pool.
+pub(crate) fn for_each_chunk(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    assert!(chunk > 0, "chunks must not be empty");
+    let len = out.len();
+    let ptr = Out(out.as_mut_ptr());
+    candle_core::utils::barrier_pool().execute_chunked(len.div_ceil(chunk), |indices| {
+        for i in indices {
+            let start = i * chunk;
+            let end = (start + chunk).min(len);
+            // SAFETY: the pool hands out disjoint ranges of indices, so
+            // these pieces of `out` (borrowed mutably until this call
+            // returns) do not overlap.
+            let piece =
+                unsafe { std::slice::from_raw_parts_mut(ptr.get().add(start), end - start) };
+            f(i, piece);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_chunk_is_visited_once() {
+        let mut out = vec![0f32; 1003];
+        for_each_chunk(&mut out, 10, |i, piece| {
+            for (j, v) in piece.iter_mut().enumerate() {
+                *v += (i * 10 + j) as f32;
+            }
+        });
+        for (j, v) in out.iter().enumerate() {
+            assert_eq!(*v, j as f32);
+        }
+    }
+}
