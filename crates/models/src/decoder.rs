@@ -702,9 +702,10 @@ impl DecoderLm {
 
         cache.k.slice_set(&k, 1, index_pos)?;
         cache.v.slice_set(&v, 1, index_pos)?;
-        if seq == 1 && self.own_kernels {
-            // Decoding: the mask, if any, is the layer's window.
-            return self.attend_one(layer, cache, &q, index_pos);
+        if self.own_kernels {
+            // The mask, if any, is causality and the layer's window, which
+            // `cached_attention` applies itself.
+            return self.attend_cached(layer, cache, &q, index_pos);
         }
         let total = index_pos + seq;
         let keys = cache.k.narrow(1, 0, total)?;
@@ -730,10 +731,10 @@ impl DecoderLm {
             .reshape((seq, cfg.n_head * cfg.head_dim))
     }
 
-    /// [`Self::attend`] for a single query at `index_pos` (`q` is
-    /// `[heads, 1, hd]`, its keys and values already in `cache`), through
-    /// [`single_query_attention`].
-    fn attend_one(
+    /// [`Self::attend`] through [`cached_attention`]: `q` is
+    /// `[heads, seq, hd]` at positions `index_pos..`, its keys and values
+    /// already in `cache`.
+    fn attend_cached(
         &self,
         layer: &Layer,
         cache: &KvCache,
@@ -741,15 +742,15 @@ impl DecoderLm {
         index_pos: usize,
     ) -> candle_core::Result<Tensor> {
         let cfg = &self.cfg;
-        let total = index_pos + 1;
-        let shape = OneQuery {
+        let seq = q.dim(1)?;
+        let shape = Queries {
             n_head: cfg.n_head,
             n_kv_head: cfg.n_kv_head,
             head_dim: cfg.head_dim,
             capacity: cache.k.dim(1)?,
-            // A windowed layer sees the last `w` positions (see `mask`).
-            start: layer.window.map_or(0, |w| total.saturating_sub(w)),
-            total,
+            index_pos,
+            seq,
+            window: layer.window,
         };
         let q = q.flatten_all()?.to_vec1::<f32>()?;
         let (k_storage, k_layout) = cache.k.storage_and_layout();
@@ -759,8 +760,8 @@ impl DecoderLm {
         };
         let keys = &k_cpu.as_slice::<f32>()?[k_layout.start_offset()..];
         let values = &v_cpu.as_slice::<f32>()?[v_layout.start_offset()..];
-        let out = single_query_attention(&shape, &q, keys, values);
-        Tensor::from_vec(out, (1, cfg.n_head * cfg.head_dim), &Device::Cpu)
+        let out = cached_attention(&shape, &q, keys, values);
+        Tensor::from_vec(out, (seq, cfg.n_head * cfg.head_dim), &Device::Cpu)
     }
 
     /// Applies RoPE to `[heads, seq, hd]` at positions `index_pos..`.
@@ -801,60 +802,87 @@ impl DecoderLm {
 /// `index_pos..` over keys `0..index_pos + seq`: 0 where a query may look,
 /// -inf in its future and (with a window) beyond `window - 1` tokens back.
 /// `None` when nothing is masked.
-/// The shape of one query's attention over a KV cache laid out
-/// `[n_kv_head, capacity, head_dim]`, positions `start..total` visible.
-struct OneQuery {
+/// The shape of attention for `seq` new queries at positions
+/// `index_pos..` over a KV cache laid out `[n_kv_head, capacity,
+/// head_dim]` that already holds their keys and values.
+struct Queries {
     n_head: usize,
     n_kv_head: usize,
     head_dim: usize,
     capacity: usize,
-    start: usize,
-    total: usize,
+    index_pos: usize,
+    seq: usize,
+    /// Sliding window: each query sees its last `w` positions (see `mask`).
+    window: Option<usize>,
 }
 
-/// softmax(q·kᵀ / √hd)·v for one query position (`q` is `[n_head, hd]`),
-/// returning `[n_head, hd]`.
+/// Causal softmax(q·kᵀ / √hd)·v for `q` of `[n_head, seq, hd]`,
+/// returning `[seq, n_head * hd]`; query `i` sees positions up to its own,
+/// `index_pos + i`, and within the window.
 ///
 /// Written out because candle's batched matmul copies and packs the cache
-/// for one row of queries, and a loop per query head would read each KV
-/// head's cache once per query head that shares it (6 times for
-/// Qwen2.5-1.5B, from L3 at long contexts): at 1,024 tokens of context
-/// that was a quarter of the decoding time. Here each task takes one KV
-/// head and a block of positions, reads each key and value once for all of
-/// that head's queries, and leaves its block's maximum, sum of
-/// exponentials and unnormalized output; the blocks are then combined
-/// exactly (rescaled by exp(mᵦ - m)), as in FlashAttention's split-KV
-/// decoding. The sums differ from candle's only in order.
-fn single_query_attention(shape: &OneQuery, q: &[f32], keys: &[f32], values: &[f32]) -> Vec<f32> {
-    /// Positions per task: enough tasks for the cores at long contexts,
-    /// few enough that combining them costs nothing.
+/// on every call, computes the masked half of a prompt's scores, and makes
+/// several passes over the score matrix (scale, mask, softmax); and
+/// because, for decoding, a loop per query head would read each KV head's
+/// cache once per query head that shares it (6 times for Qwen2.5-1.5B,
+/// from L3 at long contexts): at 1,024 tokens of context that was a
+/// quarter of the decoding time. Here each task takes one KV head, one
+/// query position and (when decoding, for parallelism) one block of 256
+/// positions; it reads each key and value once for all of the head's
+/// queries and leaves the block's maximum, sum of exponentials and
+/// unnormalized output, and the blocks are combined exactly (rescaled by
+/// exp(mᵦ - m)), as in FlashAttention's split-KV decoding. The sums differ
+/// from candle's only in order.
+fn cached_attention(shape: &Queries, q: &[f32], keys: &[f32], values: &[f32]) -> Vec<f32> {
+    /// Positions per task when decoding: enough tasks for the cores at
+    /// long contexts, few enough that combining them costs nothing.
     const POSITIONS_PER_TASK: usize = 256;
-    let &OneQuery {
+    let &Queries {
         n_head,
         n_kv_head,
         head_dim: hd,
         capacity,
-        start,
-        total,
+        index_pos,
+        seq,
+        window,
     } = shape;
     let group = n_head / n_kv_head;
-    let blocks = (total - start).div_ceil(POSITIONS_PER_TASK);
+    // The positions query `i` sees.
+    let visible = |i: usize| {
+        let end = index_pos + i + 1;
+        window.map_or(0, |w| end.saturating_sub(w))..end
+    };
+    // A prompt's queries are tasks enough; one query splits its positions.
+    let blocks = if seq == 1 {
+        visible(0).len().div_ceil(POSITIONS_PER_TASK)
+    } else {
+        1
+    };
     let scale = (1.0 / (hd as f64).sqrt()) as f32;
     // Per task: `group` unnormalized outputs, then (max, sum) per query.
     let stride = group * (hd + 2);
-    let mut partial = vec![0f32; n_kv_head * blocks * stride];
+    let mut partial = vec![0f32; n_kv_head * seq * blocks * stride];
     crate::parallel::for_each_chunk(&mut partial, stride, |task, part| {
-        let (kv, block) = (task / blocks, task % blocks);
-        let from = start + block * POSITIONS_PER_TASK;
-        let to = (from + POSITIONS_PER_TASK).min(total);
+        let (kv, i, block) = (task / (seq * blocks), task / blocks % seq, task % blocks);
+        let positions = visible(i);
+        let from = positions.start + block * POSITIONS_PER_TASK;
+        let to = if seq == 1 {
+            (from + POSITIONS_PER_TASK).min(positions.end)
+        } else {
+            positions.end
+        };
         let n = to - from;
         let row = |t: usize| (kv * capacity + t) * hd..(kv * capacity + t + 1) * hd;
-        let queries = &q[kv * group * hd..(kv + 1) * group * hd];
+        // Query `i` of the group's heads, `[n_head, seq, hd]` in `q`.
+        let query = |h: usize| {
+            let at = ((kv * group + h) * seq + i) * hd;
+            &q[at..at + hd]
+        };
         let mut weights = vec![0f32; group * n];
-        for (i, t) in (from..to).enumerate() {
+        for (j, t) in (from..to).enumerate() {
             let k = &keys[row(t)];
-            for (h, q) in queries.chunks_exact(hd).enumerate() {
-                weights[h * n + i] = dot(q, k) * scale;
+            for h in 0..group {
+                weights[h * n + j] = dot(query(h), k) * scale;
             }
         }
         let (ys, stats) = part.split_at_mut(group * hd);
@@ -867,20 +895,22 @@ fn single_query_attention(shape: &OneQuery, q: &[f32], keys: &[f32], values: &[f
             }
             stats.copy_from_slice(&[max, sum]);
         }
-        for (i, t) in (from..to).enumerate() {
+        for (j, t) in (from..to).enumerate() {
             let v = &values[row(t)];
             for (h, y) in ys.chunks_exact_mut(hd).enumerate() {
-                let w = weights[h * n + i];
+                let w = weights[h * n + j];
                 for (y, &v) in y.iter_mut().zip(v) {
                     *y += w * v;
                 }
             }
         }
     });
-    let mut out = vec![0f32; n_head * hd];
-    for (head, y) in out.chunks_exact_mut(hd).enumerate() {
+    let mut out = vec![0f32; seq * n_head * hd];
+    for (at, y) in out.chunks_exact_mut(hd).enumerate() {
+        let (i, head) = (at / n_head, at % n_head);
         let (kv, h) = (head / group, head % group);
-        let parts = partial[kv * blocks * stride..(kv + 1) * blocks * stride].chunks_exact(stride);
+        let first = (kv * seq + i) * blocks * stride;
+        let parts = partial[first..first + blocks * stride].chunks_exact(stride);
         let stats = |p: &[f32]| (p[group * hd + 2 * h], p[group * hd + 2 * h + 1]);
         let max = parts
             .clone()
@@ -987,31 +1017,41 @@ mod tests {
             .collect()
     }
 
-    /// The textbook formula, in f64, one query head at a time.
-    fn reference(shape: &OneQuery, q: &[f32], keys: &[f32], values: &[f32]) -> Vec<f64> {
+    /// The textbook formula, in f64, one query and head at a time.
+    fn reference(shape: &Queries, q: &[f32], keys: &[f32], values: &[f32]) -> Vec<f64> {
         let hd = shape.head_dim;
         let group = shape.n_head / shape.n_kv_head;
-        let mut out = vec![0f64; shape.n_head * hd];
-        for head in 0..shape.n_head {
-            let kv = head / group;
-            let at = |t: usize| (kv * shape.capacity + t) * hd;
-            let q = &q[head * hd..(head + 1) * hd];
-            let scores: Vec<f64> = (shape.start..shape.total)
-                .map(|t| {
-                    let k = &keys[at(t)..at(t) + hd];
-                    q.iter()
-                        .zip(k)
-                        .map(|(&a, &b)| a as f64 * b as f64)
-                        .sum::<f64>()
-                        / (hd as f64).sqrt()
-                })
+        let mut out = vec![0f64; shape.seq * shape.n_head * hd];
+        for i in 0..shape.seq {
+            let p = shape.index_pos + i;
+            // Causal, and within the window: as `mask` builds it.
+            let visible: Vec<usize> = (0..=p)
+                .filter(|&j| shape.window.is_none_or(|w| p < j + w))
                 .collect();
-            let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let exps: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
-            let sum: f64 = exps.iter().sum();
-            for (t, e) in (shape.start..shape.total).zip(&exps) {
-                for d in 0..hd {
-                    out[head * hd + d] += e / sum * values[at(t) + d] as f64;
+            for head in 0..shape.n_head {
+                let kv = head / group;
+                let at = |t: usize| (kv * shape.capacity + t) * hd;
+                let q = &q[(head * shape.seq + i) * hd..(head * shape.seq + i + 1) * hd];
+                let scores: Vec<f64> = visible
+                    .iter()
+                    .map(|&t| {
+                        let k = &keys[at(t)..at(t) + hd];
+                        q.iter()
+                            .zip(k)
+                            .map(|(&a, &b)| a as f64 * b as f64)
+                            .sum::<f64>()
+                            / (hd as f64).sqrt()
+                    })
+                    .collect();
+                let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let exps: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let sum: f64 = exps.iter().sum();
+                let y =
+                    &mut out[(i * shape.n_head + head) * hd..(i * shape.n_head + head + 1) * hd];
+                for (&t, e) in visible.iter().zip(&exps) {
+                    for (d, y) in y.iter_mut().enumerate() {
+                        *y += e / sum * values[at(t) + d] as f64;
+                    }
                 }
             }
         }
@@ -1019,35 +1059,43 @@ mod tests {
     }
 
     #[test]
-    fn single_query_attention_matches_the_formula() {
+    fn cached_attention_matches_the_formula() {
         // Grouped queries (3 per KV head) and one KV head for all; a head
-        // size that is not a multiple of 16; contexts of one position, of
-        // one block and of several blocks (256 positions each); windows.
+        // size that is not a multiple of 16; one query (decoding) at
+        // contexts of one position, one block and several blocks (256
+        // positions each), and several queries (a prompt, and a prompt's
+        // continuation after a cached prefix); with and without a window.
+        let cases = [(0, 1), (199, 1), (599, 1), (0, 40), (300, 37)];
         for (n_head, n_kv_head, head_dim) in [(6, 2, 20), (4, 1, 64)] {
-            for (start, total) in [(0, 1), (0, 200), (0, 600), (100, 600), (344, 600)] {
-                let capacity = 700;
-                let shape = OneQuery {
-                    n_head,
-                    n_kv_head,
-                    head_dim,
-                    capacity,
-                    start,
-                    total,
-                };
-                let q = values(n_head * head_dim, 1);
-                // Larger keys make the softmax peaked, as trained ones are.
-                let keys: Vec<f32> = values(n_kv_head * capacity * head_dim, 2)
-                    .iter()
-                    .map(|k| 4.0 * k)
-                    .collect();
-                let vals = values(n_kv_head * capacity * head_dim, 3);
-                let ours = single_query_attention(&shape, &q, &keys, &vals);
-                let theirs = reference(&shape, &q, &keys, &vals);
-                for (i, (&a, &b)) in ours.iter().zip(&theirs).enumerate() {
-                    assert!(
-                        (a as f64 - b).abs() <= 1e-5,
-                        "{n_head}/{n_kv_head} heads, positions {start}..{total}, value {i}: {a} vs {b}"
-                    );
+            for window in [None, Some(5), Some(256), Some(500)] {
+                for (index_pos, seq) in cases {
+                    let capacity = 700;
+                    let shape = Queries {
+                        n_head,
+                        n_kv_head,
+                        head_dim,
+                        capacity,
+                        index_pos,
+                        seq,
+                        window,
+                    };
+                    let q = values(n_head * seq * head_dim, 1);
+                    // Larger keys make the softmax peaked, as trained ones are.
+                    let keys: Vec<f32> = values(n_kv_head * capacity * head_dim, 2)
+                        .iter()
+                        .map(|k| 4.0 * k)
+                        .collect();
+                    let vals = values(n_kv_head * capacity * head_dim, 3);
+                    let ours = cached_attention(&shape, &q, &keys, &vals);
+                    let theirs = reference(&shape, &q, &keys, &vals);
+                    assert_eq!(ours.len(), theirs.len());
+                    for (at, (&a, &b)) in ours.iter().zip(&theirs).enumerate() {
+                        assert!(
+                            (a as f64 - b).abs() <= 1e-5,
+                            "{n_head}/{n_kv_head} heads, window {window:?}, {seq} queries at \
+                             {index_pos}, value {at}: {a} vs {b}"
+                        );
+                    }
                 }
             }
         }
