@@ -31,8 +31,15 @@ const Q6K_BYTES: usize = 210;
 /// Bytes per Q4_K block: an f16 scale and an f16 scale of minimums, 12
 /// bytes of 6-bit scales and minimums (8 of each), 128 bytes of nibbles.
 const Q4K_BYTES: usize = 144;
-/// Rows above this go to candle (prefill): the kernel below reads each
-/// weight row once for all rows, which pays only while they fit in cache.
+/// Bytes per Q5_0 block: an f16 scale, 32 high bits, 16 bytes of nibbles
+/// (32 values).
+const Q5_0_BYTES: usize = 22;
+/// Values per Q5_0 block (`QK5_0`).
+const BLOCK_32: usize = 32;
+/// Rows above this go to candle (prefill) for Q4_K and Q6_K: the kernels
+/// below unpack a weight block again for each row, and candle's
+/// interleaved tiles do better on many rows. Q5_0 takes any number of
+/// rows: candle multiplies it with a scalar loop.
 const MAX_ROWS: usize = 16;
 /// Weight rows per parallel task.
 const ROWS_PER_TASK: usize = 32;
@@ -81,11 +88,44 @@ fn quantize_q8(xs: &[f32]) -> Vec<Q8Block> {
         .collect()
 }
 
+/// Activations quantized as candle's `BlockQ8_0` (for Q5_0 weights):
+/// blocks of 32, scale amax / 127 stored as f16, round half away from
+/// zero; with each block's sum.
+struct Q8Row32 {
+    qs: Vec<i8>,
+    d: Vec<f32>,
+    sums: Vec<i32>,
+}
+
+fn quantize_q8_32(xs: &[f32]) -> Q8Row32 {
+    let blocks = xs.len() / BLOCK_32;
+    let mut row = Q8Row32 {
+        qs: vec![0; xs.len()],
+        d: Vec::with_capacity(blocks),
+        sums: Vec::with_capacity(blocks),
+    };
+    for (xs, qs) in xs
+        .chunks_exact(BLOCK_32)
+        .zip(row.qs.chunks_exact_mut(BLOCK_32))
+    {
+        let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        for (q, &x) in qs.iter_mut().zip(xs) {
+            *q = (x * id).round() as i8;
+        }
+        row.d.push(half::f16::from_f32(d).to_f32());
+        row.sums.push(qs.iter().map(|&q| i32::from(q)).sum());
+    }
+    row
+}
+
 /// The weight formats the kernels read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
     Q4K,
     Q6K,
+    Q5_0,
 }
 
 impl Format {
@@ -93,12 +133,37 @@ impl Format {
         match self {
             Self::Q4K => Q4K_BYTES,
             Self::Q6K => Q6K_BYTES,
+            Self::Q5_0 => Q5_0_BYTES,
+        }
+    }
+
+    /// Values per block.
+    fn block_len(self) -> usize {
+        match self {
+            Self::Q4K | Self::Q6K => BLOCK,
+            Self::Q5_0 => BLOCK_32,
+        }
+    }
+
+    /// The most rows of activations the kernels take (see [`MAX_ROWS`]).
+    fn max_rows(self) -> usize {
+        match self {
+            Self::Q4K | Self::Q6K => MAX_ROWS,
+            Self::Q5_0 => usize::MAX,
         }
     }
 }
 
-/// A Q4_K or Q6_K weight matrix (`n` rows of `k`) with a fast path for a
-/// few rows of activations and candle's matmul for the rest.
+/// A batch of activation rows, quantized for one family of formats.
+enum Activations {
+    /// `Q8_K` blocks of 256, for Q4_K and Q6_K.
+    K(Vec<Vec<Q8Block>>),
+    /// `Q8_0` blocks of 32, for Q5_0.
+    Blocks32(Vec<Q8Row32>),
+}
+
+/// A Q4_K, Q6_K or Q5_0 weight matrix (`n` rows of `k`) with our kernels
+/// where they pay and candle's matmul for the rest.
 #[derive(Debug, Clone)]
 pub struct KQuantMatMul {
     weights: Arc<QTensor>,
@@ -109,12 +174,13 @@ pub struct KQuantMatMul {
 }
 
 impl KQuantMatMul {
-    /// `Some` for a Q4_K or Q6_K tensor on a CPU with AVX-512 (F, BW) and
-    /// VNNI; `None` leaves the tensor to candle.
+    /// `Some` for a Q4_K, Q6_K or Q5_0 tensor on a CPU with AVX-512 (F,
+    /// BW) and VNNI; `None` leaves the tensor to candle.
     pub fn new(weights: Arc<QTensor>) -> candle_core::Result<Option<Self>> {
         let format = match weights.dtype() {
             GgmlDType::Q4K => Format::Q4K,
             GgmlDType::Q6K => Format::Q6K,
+            GgmlDType::Q5_0 => Format::Q5_0,
             _ => return Ok(None),
         };
         if !supported() {
@@ -122,7 +188,8 @@ impl KQuantMatMul {
         }
         let (n, k) = weights.shape().dims2()?;
         // The GGUF layout the kernel reads: whole blocks, row after row.
-        if k % BLOCK != 0 || weights.data()?.len() != n * (k / BLOCK * format.block_bytes()) {
+        let block = format.block_len();
+        if k % block != 0 || weights.data()?.len() != n * (k / block * format.block_bytes()) {
             return Ok(None);
         }
         let candle = QMatMul::from_arc(weights.clone())?;
@@ -148,8 +215,9 @@ impl KQuantMatMul {
     /// in one pass: `x` is quantized once and the rows of all matrices are
     /// spread over the thread pool together, one synchronization instead
     /// of one per matrix. `None` where the kernels do not take `x` (too
-    /// many rows: prefill, which candle runs) or, for several matrices,
-    /// where one's rows do not split into whole tasks.
+    /// many rows for Q4_K and Q6_K: prefill, which candle runs) or, for
+    /// several matrices, where their formats quantize activations
+    /// differently or one's rows do not split into whole tasks.
     pub fn products(mats: &[&Self], x: &Tensor) -> candle_core::Result<Option<Vec<Tensor>>> {
         let Some(first) = mats.first() else {
             return Ok(Some(Vec::new()));
@@ -157,7 +225,11 @@ impl KQuantMatMul {
         let k = first.k;
         let dims = x.dims().to_vec();
         let rows: usize = dims[..dims.len() - 1].iter().product();
-        if rows > MAX_ROWS
+        let family = |f: Format| f == Format::Q5_0;
+        if rows > mats.iter().map(|m| m.format.max_rows()).min().unwrap_or(0)
+            || mats
+                .iter()
+                .any(|m| family(m.format) != family(first.format))
             || rows == 0
             || dims.last() != Some(&k)
             || mats.iter().any(|m| m.k != k)
@@ -169,7 +241,11 @@ impl KQuantMatMul {
             .flatten_all()?
             .to_dtype(candle_core::DType::F32)?
             .to_vec1::<f32>()?;
-        let quantized: Vec<Vec<Q8Block>> = xs.chunks_exact(k).map(quantize_q8).collect();
+        let quantized = if family(first.format) {
+            Activations::Blocks32(xs.chunks_exact(k).map(quantize_q8_32).collect())
+        } else {
+            Activations::K(xs.chunks_exact(k).map(quantize_q8).collect())
+        };
         // Borrowed, not copied, for CPU storage; lengths were checked in `new`.
         let data = mats
             .iter()
@@ -187,18 +263,36 @@ impl KQuantMatMul {
         crate::parallel::for_each_chunk(&mut out_t, ROWS_PER_TASK * rows, |task, out| {
             let i = starts.partition_point(|&s| s <= task) - 1;
             let (m, data) = (mats[i], &data[i]);
-            let row_bytes = k / BLOCK * m.format.block_bytes();
-            let dot_row = match m.format {
-                Format::Q4K => dot_row_q4k,
-                Format::Q6K => dot_row_q6k,
-            };
+            let row_bytes = k / m.format.block_len() * m.format.block_bytes();
             let first = (task - starts[i]) * ROWS_PER_TASK;
+            // Q5_0 rows are unpacked here, once per weight row.
+            let (mut unpacked, mut scales) = match m.format {
+                Format::Q5_0 => (vec![0u8; k], vec![0f32; k / BLOCK_32]),
+                Format::Q4K | Format::Q6K => (Vec::new(), Vec::new()),
+            };
             for (j, out) in out.chunks_exact_mut(rows).enumerate() {
                 let w = &data[(first + j) * row_bytes..(first + j + 1) * row_bytes];
-                for (o, x) in out.iter_mut().zip(&quantized) {
-                    // SAFETY: `supported()` checked the CPU features in
-                    // `new`; `w` holds `x.len()` whole blocks of `m.format`.
-                    *o = unsafe { dot_row(w, x) };
+                // SAFETY (all three): `supported()` checked the CPU features
+                // in `new`; `w` holds whole blocks of `m.format` for `k`
+                // values, as many as `x` has (the family was checked above).
+                match (&quantized, m.format) {
+                    (Activations::K(xs), Format::Q4K) => {
+                        for (o, x) in out.iter_mut().zip(xs) {
+                            *o = unsafe { dot_row_q4k(w, x) };
+                        }
+                    }
+                    (Activations::K(xs), Format::Q6K) => {
+                        for (o, x) in out.iter_mut().zip(xs) {
+                            *o = unsafe { dot_row_q6k(w, x) };
+                        }
+                    }
+                    (Activations::Blocks32(xs), Format::Q5_0) => {
+                        unsafe { unpack_q5_0(w, &mut unpacked, &mut scales) };
+                        for (o, x) in out.iter_mut().zip(xs) {
+                            *o = unsafe { dot_row_q5_0(&unpacked, &scales, x) };
+                        }
+                    }
+                    _ => unreachable!("one activation family per pass"),
                 }
             }
         });
@@ -374,6 +468,85 @@ unsafe fn dot_row_q6k(w: &[u8], x: &[Q8Block]) -> f32 {
     _mm512_reduce_add_ps(acc)
 }
 
+/// Unpacks one Q5_0 weight row: its 5-bit values (0..=31) one per byte
+/// into `q`, its block scales into `d`. A row is unpacked once and then
+/// multiplied with every row of activations (prefill has hundreds).
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW and VNNI; `w` must hold `d.len()` Q5_0
+/// blocks and `q` be `32 · d.len()` long.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn unpack_q5_0(w: &[u8], q: &mut [u8], d: &mut [f32]) {
+    use std::arch::x86_64::*;
+    debug_assert!(w.len() >= d.len() * Q5_0_BYTES && q.len() == d.len() * BLOCK_32);
+    let low4 = _mm_set1_epi8(0x0F);
+    let bit4 = _mm256_set1_epi8(0x10);
+    for (b, (q, d)) in q.chunks_exact_mut(BLOCK_32).zip(d.iter_mut()).enumerate() {
+        let block = w.as_ptr().add(b * Q5_0_BYTES);
+        *d = half::f16::from_le_bytes([*block, *block.add(1)]).to_f32();
+        let qh = u32::from_le_bytes([*block.add(2), *block.add(3), *block.add(4), *block.add(5)]);
+        let qs = _mm_loadu_si128(block.add(6).cast());
+        // Values 0..16 in the low nibbles, 16..32 in the high ones; bit 4
+        // of value j is bit j of `qh`.
+        let nibbles = _mm256_set_m128i(
+            _mm_and_si128(_mm_srli_epi16::<4>(qs), low4),
+            _mm_and_si128(qs, low4),
+        );
+        let high = _mm256_and_si256(_mm256_movm_epi8(qh), bit4);
+        _mm256_storeu_si256(q.as_mut_ptr().cast(), _mm256_or_si256(nibbles, high));
+    }
+}
+
+/// The dot product of one unpacked Q5_0 weight row (`q`, `d`) with one
+/// row of activations quantized in blocks of 32: per block, `d_w · d_x ·
+/// (q · x - 16 Σ x)`, two blocks per 512-bit `vpdpbusd`.
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW and VNNI; `q`, `d` and `x` must cover
+/// the same number of blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn dot_row_q5_0(q: &[u8], d: &[f32], x: &Q8Row32) -> f32 {
+    use std::arch::x86_64::*;
+    let blocks = d.len();
+    debug_assert!(q.len() == blocks * BLOCK_32 && x.qs.len() == q.len() && x.d.len() == blocks);
+    let zero = _mm512_setzero_si512();
+    let mut acc = _mm512_setzero_ps();
+    // Σ scale · Σ x over blocks: 16 times this is the values' offset.
+    let mut offset = 0f32;
+    let mut b = 0;
+    while b + 2 <= blocks {
+        let qv = _mm512_loadu_si512(q.as_ptr().add(b * BLOCK_32).cast());
+        let xs = _mm512_loadu_si512(x.qs.as_ptr().add(b * BLOCK_32).cast());
+        let dot = _mm512_dpbusd_epi32(zero, qv, xs);
+        let (s0, s1) = (d[b] * x.d[b], d[b + 1] * x.d[b + 1]);
+        let scales = _mm512_insertf32x8::<1>(_mm512_set1_ps(s0), _mm256_set1_ps(s1));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, acc);
+        offset += s0 * x.sums[b] as f32 + s1 * x.sums[b + 1] as f32;
+        b += 2;
+    }
+    if b < blocks {
+        let qv = _mm512_zextsi256_si512(_mm256_loadu_si256(q.as_ptr().add(b * BLOCK_32).cast()));
+        let xs = _mm512_zextsi256_si512(_mm256_loadu_si256(x.qs.as_ptr().add(b * BLOCK_32).cast()));
+        let dot = _mm512_dpbusd_epi32(zero, qv, xs);
+        let s = d[b] * x.d[b];
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_set1_ps(s), acc);
+        offset += s * x.sums[b] as f32;
+    }
+    _mm512_reduce_add_ps(acc) - 16.0 * offset
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn unpack_q5_0(_w: &[u8], _q: &mut [u8], _d: &mut [f32]) {
+    unreachable!("supported() is false off x86_64")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dot_row_q5_0(_q: &[u8], _d: &[f32], _x: &Q8Row32) -> f32 {
+    unreachable!("supported() is false off x86_64")
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn dot_row_q4k(_w: &[u8], _x: &[Q8Block]) -> f32 {
     unreachable!("supported() is false off x86_64")
@@ -444,6 +617,33 @@ mod tests {
     }
 
     #[test]
+    fn q5_0_matches_candle_on_any_row_count() {
+        matches_candle(GgmlDType::Q5_0);
+        // An odd number of blocks per row (the one-block tail), and more
+        // rows than the K-quant kernels take (prefill).
+        let (n, k) = (40, 160);
+        let w = Tensor::from_vec(values(n * k, 9), (n, k), &Device::Cpu).unwrap();
+        let q = Arc::new(QTensor::quantize(&w, GgmlDType::Q5_0).unwrap());
+        let Some(fast) = KQuantMatMul::new(q.clone()).unwrap() else {
+            assert!(!supported());
+            return;
+        };
+        let candle = QMatMul::from_arc(q).unwrap();
+        for rows in [1, 5, 100] {
+            let x = Tensor::from_vec(values(rows * k, 21 + rows as u32), (rows, k), &Device::Cpu)
+                .unwrap();
+            let ours = fast.forward(&x).unwrap().to_vec2::<f32>().unwrap();
+            let theirs = candle.forward(&x).unwrap().to_vec2::<f32>().unwrap();
+            for (a, b) in ours.iter().flatten().zip(theirs.iter().flatten()) {
+                assert!(
+                    (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                    "{rows} rows: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn products_of_several_matrices_equal_one_at_a_time() {
         let k = 512;
         let mats: Vec<KQuantMatMul> = [
@@ -484,7 +684,12 @@ mod tests {
     #[test]
     fn other_formats_stay_with_candle() {
         let w = Tensor::from_vec(values(32 * 256, 2), (32, 256), &Device::Cpu).unwrap();
-        for dtype in [GgmlDType::Q5K, GgmlDType::Q8_0, GgmlDType::Q4_0] {
+        for dtype in [
+            GgmlDType::Q5K,
+            GgmlDType::Q8_0,
+            GgmlDType::Q4_0,
+            GgmlDType::Q4_1,
+        ] {
             let q = Arc::new(QTensor::quantize(&w, dtype).unwrap());
             assert!(KQuantMatMul::new(q).unwrap().is_none(), "{dtype:?}");
         }
