@@ -182,9 +182,10 @@ fn own_kernels() -> bool {
     std::env::var("TARJOMAN_KERNELS").map_or(true, |v| v != "candle")
 }
 
-/// A quantized weight matrix: Q4_K and Q6_K weights go through tarjoman's
-/// kernels ([`crate::kquants`]) where the CPU runs them, everything else
-/// through candle (all of them with `TARJOMAN_KERNELS=candle`).
+/// A quantized weight matrix: Q4_K, Q6_K and Q5_0 weights go through
+/// tarjoman's kernels ([`crate::kquants`]) where the CPU runs them,
+/// everything else through candle (all of them with
+/// `TARJOMAN_KERNELS=candle`).
 #[derive(Debug, Clone)]
 enum Linear {
     Candle(QMatMul),
@@ -475,12 +476,19 @@ impl DecoderLm {
         let seq = tokens.len();
         let mut x = self.embed(tokens)?;
         // One mask per forward for global layers and one for windowed
-        // layers, shared by every layer of its kind.
-        let global_mask = mask(seq, index_pos, None)?;
+        // layers, shared by every layer of its kind; none for our own
+        // attention, which skips the hidden positions instead.
         let window = self.layers.iter().find_map(|l| l.window);
-        let window_mask = match window {
-            Some(w) => mask(seq, index_pos, Some(w))?,
-            None => None,
+        let (global_mask, window_mask) = if self.own_kernels {
+            (None, None)
+        } else {
+            (
+                mask(seq, index_pos, None)?,
+                window
+                    .map(|w| mask(seq, index_pos, Some(w)))
+                    .transpose()?
+                    .flatten(),
+            )
         };
         let seq_state = &self.seqs[slot];
         for (i, layer) in self.layers.iter().enumerate() {
@@ -536,13 +544,14 @@ impl DecoderLm {
         let tokens: Vec<u32> = rows.iter().map(|&(_, t)| t).collect();
         let positions: Vec<usize> = rows.iter().map(|&(s, _)| self.seqs[s].len).collect();
         let mut x = self.embed(&tokens)?;
-        // A single query needs a mask only on windowed layers.
+        // A single query needs a mask only on windowed layers, and not at
+        // all in our own attention.
         let window = self.layers.iter().find_map(|l| l.window);
         let window_masks = positions
             .iter()
             .map(|&p| match window {
-                Some(w) => mask(1, p, Some(w)),
-                None => Ok(None),
+                Some(w) if !self.own_kernels => mask(1, p, Some(w)),
+                _ => Ok(None),
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
         for (i, layer) in self.layers.iter().enumerate() {

@@ -1,5 +1,6 @@
-//! Matrix-vector products with Q4_K and Q6_K weights on AVX-512 VNNI CPUs,
-//! reading the weights in the GGUF layout.
+//! Matrix products with Q4_K, Q6_K and Q5_0 weights on AVX-512 VNNI CPUs,
+//! reading the weights in the GGUF layout (Q4_K and Q6_K for a few rows of
+//! activations, Q5_0 for any number).
 //!
 //! Written by hand because candle 0.11 has no such kernel: on x86 it runs
 //! every Q6_K weight row through its AVX2 dot product, which is
@@ -16,7 +17,9 @@
 //! block's integer dot products are scaled by both blocks' scales, and only
 //! the order of the floating-point additions differs. With 512-bit
 //! registers and `vpdpbusd` one Q6_K block takes 8 multiply-adds and one
-//! Q4_K block 4.
+//! Q4_K block 4. Q5_0 (Gemma 3's layers), which candle multiplies with a
+//! scalar loop, pairs with activations quantized as candle's `Q8_0`
+//! (blocks of 32); see `dot_row_q5_0`.
 
 use std::sync::Arc;
 
