@@ -39,11 +39,19 @@ const Q4K_BYTES: usize = 144;
 const Q5_0_BYTES: usize = 22;
 /// Values per Q5_0 block (`QK5_0`).
 const BLOCK_32: usize = 32;
-/// Rows above this go to candle (prefill) for Q4_K and Q6_K: the kernels
-/// below unpack a weight block again for each row, and candle's
-/// interleaved tiles do better on many rows. Q5_0 takes any number of
-/// rows: candle multiplies it with a scalar loop.
+/// Up to this many rows, Q4_K and Q6_K go through the matrix-vector
+/// kernels, which read the GGUF layout and unpack each weight block again
+/// for every row (decoding: one row per sequence); above it, through the
+/// prefill kernel (`gemm_k`), which repacks 16 weight rows at a time and
+/// runs every row over them. Q5_0 takes any number of rows in one kernel.
 const MAX_ROWS: usize = 16;
+/// Weight rows per tile of the prefill kernel: one 512-bit vector of
+/// 32-bit lanes.
+const TILE: usize = 16;
+/// Activation rows per register block of the prefill kernel: each repacked
+/// weight vector is loaded once for this many `vpdpbusd`, and as many
+/// independent sums hide the instruction's latency.
+const MT: usize = 8;
 /// Weight rows per parallel task.
 const ROWS_PER_TASK: usize = 32;
 
@@ -56,6 +64,9 @@ struct Q8Block {
     qs: [i8; BLOCK],
     /// Sums of `qs` over each 32 values (at most 32 · 128 in magnitude).
     sums: [i16; 8],
+    /// Sums of `qs` over each 16 values (Q6_K's sub-blocks, for the
+    /// prefill kernel).
+    sums16: [i16; 16],
 }
 
 /// Quantizes `xs` (a multiple of 256 long) as candle's
@@ -75,6 +86,7 @@ fn quantize_q8(xs: &[f32]) -> Vec<Q8Block> {
                 d: 0.0,
                 qs: [0; BLOCK],
                 sums: [0; 8],
+                sums16: [0; 16],
             };
             if amax != 0.0 {
                 let iscale = -127f32 / max;
@@ -83,8 +95,11 @@ fn quantize_q8(xs: &[f32]) -> Vec<Q8Block> {
                 }
                 block.d = 1.0 / iscale;
             }
-            for (sum, qs) in block.sums.iter_mut().zip(block.qs.chunks_exact(32)) {
+            for (sum, qs) in block.sums16.iter_mut().zip(block.qs.chunks_exact(16)) {
                 *sum = qs.iter().map(|&q| i16::from(q)).sum();
+            }
+            for (sum, pair) in block.sums.iter_mut().zip(block.sums16.chunks_exact(2)) {
+                *sum = pair[0] + pair[1];
             }
             block
         })
@@ -145,14 +160,6 @@ impl Format {
         match self {
             Self::Q4K | Self::Q6K => BLOCK,
             Self::Q5_0 => BLOCK_32,
-        }
-    }
-
-    /// The most rows of activations the kernels take (see [`MAX_ROWS`]).
-    fn max_rows(self) -> usize {
-        match self {
-            Self::Q4K | Self::Q6K => MAX_ROWS,
-            Self::Q5_0 => usize::MAX,
         }
     }
 }
@@ -217,10 +224,11 @@ impl KQuantMatMul {
     /// query, key and value projections, or its gate and up projections),
     /// in one pass: `x` is quantized once and the rows of all matrices are
     /// spread over the thread pool together, one synchronization instead
-    /// of one per matrix. `None` where the kernels do not take `x` (too
-    /// many rows for Q4_K and Q6_K: prefill, which candle runs) or, for
-    /// several matrices, where their formats quantize activations
-    /// differently or one's rows do not split into whole tasks.
+    /// of one per matrix. `None` where the kernels do not take `x`: where
+    /// the matrices' formats quantize activations differently, or, for
+    /// several matrices, one's rows do not split into whole tasks, or, for
+    /// Q4_K and Q6_K with more than [`MAX_ROWS`] rows (prefill), one's rows
+    /// do not split into whole tiles.
     pub fn products(mats: &[&Self], x: &Tensor) -> candle_core::Result<Option<Vec<Tensor>>> {
         let Some(first) = mats.first() else {
             return Ok(Some(Vec::new()));
@@ -229,14 +237,15 @@ impl KQuantMatMul {
         let dims = x.dims().to_vec();
         let rows: usize = dims[..dims.len() - 1].iter().product();
         let family = |f: Format| f == Format::Q5_0;
-        if rows > mats.iter().map(|m| m.format.max_rows()).min().unwrap_or(0)
-            || mats
-                .iter()
-                .any(|m| family(m.format) != family(first.format))
+        let gemm = rows > MAX_ROWS && !family(first.format);
+        if mats
+            .iter()
+            .any(|m| family(m.format) != family(first.format))
             || rows == 0
             || dims.last() != Some(&k)
             || mats.iter().any(|m| m.k != k)
             || (mats.len() > 1 && mats.iter().any(|m| m.n % ROWS_PER_TASK != 0))
+            || (gemm && mats.iter().any(|m| m.n % TILE != 0))
         {
             return Ok(None);
         }
@@ -254,6 +263,12 @@ impl KQuantMatMul {
             .iter()
             .map(|m| m.weights.data())
             .collect::<candle_core::Result<Vec<_>>>()?;
+        if gemm {
+            let Activations::K(xs) = &quantized else {
+                unreachable!("Q4_K and Q6_K take Q8_K activations")
+            };
+            return gemm_k(mats, &data, xs, &dims, x.device()).map(Some);
+        }
         // The first task of each matrix, and one past the last.
         let mut starts = vec![0];
         for m in mats {
@@ -322,6 +337,291 @@ impl Module for KQuantMatMul {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         self.matmul(x)
     }
+}
+
+/// Calls `kernel::<n>(args)` for a register block of `n` (1..=[`MT`])
+/// activation rows: the number of rows is a constant in each instance, so
+/// that its sums stay in registers.
+macro_rules! rows_of {
+    ($kernel:ident, $n:expr, $($arg:expr),*) => {
+        match $n {
+            1 => $kernel::<1>($($arg),*),
+            2 => $kernel::<2>($($arg),*),
+            3 => $kernel::<3>($($arg),*),
+            4 => $kernel::<4>($($arg),*),
+            5 => $kernel::<5>($($arg),*),
+            6 => $kernel::<6>($($arg),*),
+            7 => $kernel::<7>($($arg),*),
+            8 => $kernel::<8>($($arg),*),
+            n => unreachable!("{n} rows in a register block of at most {MT}"),
+        }
+    };
+}
+
+/// `x · Wᵢᵀ` for Q4_K and Q6_K matrices and many rows of `x` (prefill),
+/// `xs` its rows quantized: each task repacks one tile of 16 weight rows
+/// ([`TileBlock`], in a per-thread buffer) and runs every row of `x` over
+/// it, [`MT`] rows at a time, so each repacked weight vector is loaded once
+/// for `MT` multiply-adds and each block is unpacked once per call rather
+/// than once per row.
+///
+/// Written by hand because candle's prefill kernel works on a copy of the
+/// weights that it repacks on first use and keeps (1.33x the Q4_K bytes,
+/// 1.5x the Q6_K ones: the model in memory twice, and about 0.9 s for
+/// Qwen2.5-1.5B's first prompt), and because ours does less work per
+/// block: the weights come unpacked to bytes, and block scales are applied
+/// once per sub-block instead of being rebuilt from nibbles per row pair.
+fn gemm_k(
+    mats: &[&KQuantMatMul],
+    data: &[std::borrow::Cow<'_, [u8]>],
+    xs: &[Vec<Q8Block>],
+    dims: &[usize],
+    device: &candle_core::Device,
+) -> candle_core::Result<Vec<Tensor>> {
+    thread_local! {
+        /// The current task's repacked tile, reused across tasks and calls
+        /// (up to 35 blocks, 200 KB, for a 8,960-wide matrix).
+        static SCRATCH: std::cell::RefCell<Vec<TileBlock>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let rows = xs.len();
+    let kb = mats[0].k / BLOCK;
+    let mut starts = vec![0];
+    for m in mats {
+        starts.push(starts.last().expect("starts at 0") + m.n / TILE);
+    }
+    let mut outs: Vec<Vec<f32>> = mats.iter().map(|m| vec![0f32; rows * m.n]).collect();
+    {
+        let targets: Vec<_> = outs
+            .iter_mut()
+            .map(|o| crate::parallel::Disjoint::new(o))
+            .collect();
+        crate::parallel::for_each_task(*starts.last().expect("starts at 0"), |task| {
+            let i = starts.partition_point(|&s| s <= task) - 1;
+            let (m, data) = (mats[i], &data[i]);
+            let row_bytes = kb * m.format.block_bytes();
+            let first = (task - starts[i]) * TILE;
+            let weights = &data[first * row_bytes..(first + TILE) * row_bytes];
+            SCRATCH.with(|scratch| {
+                let mut tile = scratch.borrow_mut();
+                tile.resize_with(kb, TileBlock::zeroed);
+                repack(m.format, weights, row_bytes, &mut tile);
+                let mut block = [0f32; MT * TILE];
+                let mut r = 0;
+                while r < rows {
+                    let n = (rows - r).min(MT);
+                    let out = &mut block[..n * TILE];
+                    let xs = &xs[r..r + n];
+                    // SAFETY: `supported()` was checked in `new`; the tile
+                    // and every row of `xs` cover the same `kb` blocks.
+                    unsafe {
+                        match m.format {
+                            Format::Q4K => rows_of!(tile_q4k, n, &tile, xs, out),
+                            Format::Q6K => rows_of!(tile_q6k, n, &tile, xs, out),
+                            Format::Q5_0 => unreachable!("Q5_0 has its own kernel"),
+                        }
+                    }
+                    for (j, lanes) in out.chunks_exact(TILE).enumerate() {
+                        // SAFETY: this task alone writes columns
+                        // `first..first + 16` of matrix `i`.
+                        unsafe { targets[i].write((r + j) * m.n + first, lanes) };
+                    }
+                    r += n;
+                }
+            });
+        });
+    }
+    let mut tensors = Vec::with_capacity(mats.len());
+    for (m, out) in mats.iter().zip(outs) {
+        let mut shape = dims.to_vec();
+        *shape.last_mut().expect("x has a last dimension") = m.n;
+        tensors.push(Tensor::from_vec(out, shape, device)?);
+    }
+    Ok(tensors)
+}
+
+/// One 256-value block of 16 weight rows, repacked for the prefill
+/// kernel: values one per byte, four consecutive values of a row side by
+/// side and the 16 rows after each other (`[group of 4 (64)][row (16)][4]`),
+/// so that one 512-bit load holds four values of each row for `vpdpbusd`
+/// against four broadcast activations; and the scales as f32 per
+/// sub-block and row.
+#[repr(C, align(64))]
+struct TileBlock {
+    /// Q4_K: 0..=15; Q6_K: 0..=63 (the value plus 32).
+    qs: [u8; BLOCK * TILE],
+    /// `d · scale` per sub-block (Q4_K: 8 of 32 values; Q6_K: 16 of 16).
+    scales: [[f32; TILE]; 16],
+    /// Q4_K: `dmin · min` per sub-block.
+    mins: [[f32; TILE]; 8],
+}
+
+impl TileBlock {
+    fn zeroed() -> Self {
+        Self {
+            qs: [0; BLOCK * TILE],
+            scales: [[0.0; TILE]; 16],
+            mins: [[0.0; TILE]; 8],
+        }
+    }
+}
+
+/// Repacks 16 weight rows (`weights`, `row_bytes` each, in the GGUF
+/// layout) into `tile`, one [`TileBlock`] per block. Four values at a time
+/// as one 32-bit word: a word of nibbles masked or shifted (Q4_K), or of
+/// low nibbles joined with their two high bits (Q6_K).
+fn repack(format: Format, weights: &[u8], row_bytes: usize, tile: &mut [TileBlock]) {
+    let word = |bytes: &[u8], at: usize| {
+        u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
+    };
+    let bytes = format.block_bytes();
+    for r in 0..TILE {
+        let row = &weights[r * row_bytes..(r + 1) * row_bytes];
+        for (block, t) in row.chunks_exact(bytes).zip(tile.iter_mut()) {
+            let mut put = |g: usize, w: u32| {
+                t.qs[(g * TILE + r) * 4..][..4].copy_from_slice(&w.to_le_bytes());
+            };
+            match format {
+                Format::Q4K => {
+                    let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+                    let dmin = half::f16::from_le_bytes([block[2], block[3]]).to_f32();
+                    let sc = &block[4..16];
+                    for j in 0..8 {
+                        // ggml's `get_scale_min_k4`.
+                        let (scale, min) = if j < 4 {
+                            (sc[j] & 63, sc[j + 4] & 63)
+                        } else {
+                            (
+                                (sc[j + 4] & 0x0F) | ((sc[j - 4] >> 6) << 4),
+                                (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4),
+                            )
+                        };
+                        t.scales[j][r] = d * f32::from(scale);
+                        t.mins[j][r] = dmin * f32::from(min);
+                    }
+                    // 32 bytes of nibbles per 64 values: the low nibbles
+                    // are values 0..32, the high ones 32..64.
+                    let qs = &block[16..];
+                    for g in 0..BLOCK / 4 {
+                        let (c, p) = (g / 16, g % 16 * 4);
+                        let w = word(qs, c * 32 + p % 32);
+                        put(g, if p < 32 { w } else { w >> 4 } & 0x0F0F_0F0F);
+                    }
+                }
+                Format::Q6K => {
+                    let (ql, qh, sc) = (&block[..128], &block[128..192], &block[192..208]);
+                    let d = half::f16::from_le_bytes([block[208], block[209]]).to_f32();
+                    for (j, &s) in sc.iter().enumerate() {
+                        t.scales[j][r] = d * f32::from(s as i8);
+                    }
+                    // Per half of 128 values, quarter q of 32: low nibbles
+                    // from `ql` (bytes 0..32 or 32..64, low or high
+                    // nibble), high bits from `qh` (bits 2q, 2q+1).
+                    for g in 0..BLOCK / 4 {
+                        let (h, p) = (g / 32, g % 32 * 4);
+                        let (q, j) = (p / 32, p % 32);
+                        let low =
+                            (word(ql, h * 64 + (q & 1) * 32 + j) >> (4 * (q >> 1))) & 0x0F0F_0F0F;
+                        let high = ((word(qh, h * 32 + j) >> (2 * q)) & 0x0303_0303) << 4;
+                        put(g, low | high);
+                    }
+                }
+                Format::Q5_0 => unreachable!("Q5_0 has its own kernel"),
+            }
+        }
+    }
+}
+
+/// `R` rows of Q8_K activations (`xs`) times one repacked Q4_K tile: per
+/// block and row, `Σⱼ d·scaleⱼ · (qⱼ · y) - dmin·minⱼ · Σ yⱼ` over its 8
+/// sub-blocks, times the row's scale; `out` gets 16 values per row.
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW and VNNI; `xs` must hold `R` rows of
+/// `tile.len()` blocks and `out` `16 · R` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn tile_q4k<const R: usize>(tile: &[TileBlock], xs: &[Vec<Q8Block>], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    debug_assert!(xs.len() == R && out.len() == R * TILE);
+    let mut acc = [_mm512_setzero_ps(); R];
+    for (b, t) in tile.iter().enumerate() {
+        let mut block = [_mm512_setzero_ps(); R];
+        for sub in 0..8 {
+            let mut isum = [_mm512_setzero_si512(); R];
+            for g in 0..8 {
+                let w = _mm512_load_si512(t.qs.as_ptr().add((sub * 8 + g) * TILE * 4).cast());
+                for r in 0..R {
+                    let y = xs[r][b].qs.as_ptr().add(sub * 32 + g * 4);
+                    let y = _mm512_set1_epi32(std::ptr::read_unaligned(y.cast::<i32>()));
+                    isum[r] = _mm512_dpbusd_epi32(isum[r], w, y);
+                }
+            }
+            let scale = _mm512_load_ps(t.scales[sub].as_ptr());
+            let min = _mm512_load_ps(t.mins[sub].as_ptr());
+            for r in 0..R {
+                let sum = _mm512_set1_ps(f32::from(xs[r][b].sums[sub]));
+                block[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), scale, block[r]);
+                block[r] = _mm512_fnmadd_ps(min, sum, block[r]);
+            }
+        }
+        for r in 0..R {
+            acc[r] = _mm512_fmadd_ps(block[r], _mm512_set1_ps(xs[r][b].d), acc[r]);
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        _mm512_storeu_ps(out.as_mut_ptr().add(r * TILE), *acc);
+    }
+}
+
+/// [`tile_q4k`] for Q6_K: per block and row, `Σⱼ d·scaleⱼ · ((q - 32)ⱼ ·
+/// y)` over its 16 sub-blocks, the offset folded into each sub-block's
+/// integer sum as its starting value, `-32 · Σ yⱼ`.
+///
+/// # Safety
+/// As for [`tile_q4k`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn tile_q6k<const R: usize>(tile: &[TileBlock], xs: &[Vec<Q8Block>], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    debug_assert!(xs.len() == R && out.len() == R * TILE);
+    let mut acc = [_mm512_setzero_ps(); R];
+    for (b, t) in tile.iter().enumerate() {
+        let mut block = [_mm512_setzero_ps(); R];
+        for sub in 0..16 {
+            let mut isum = [_mm512_setzero_si512(); R];
+            for r in 0..R {
+                isum[r] = _mm512_set1_epi32(-32 * i32::from(xs[r][b].sums16[sub]));
+            }
+            for g in 0..4 {
+                let w = _mm512_load_si512(t.qs.as_ptr().add((sub * 4 + g) * TILE * 4).cast());
+                for r in 0..R {
+                    let y = xs[r][b].qs.as_ptr().add(sub * 16 + g * 4);
+                    let y = _mm512_set1_epi32(std::ptr::read_unaligned(y.cast::<i32>()));
+                    isum[r] = _mm512_dpbusd_epi32(isum[r], w, y);
+                }
+            }
+            let scale = _mm512_load_ps(t.scales[sub].as_ptr());
+            for r in 0..R {
+                block[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), scale, block[r]);
+            }
+        }
+        for r in 0..R {
+            acc[r] = _mm512_fmadd_ps(block[r], _mm512_set1_ps(xs[r][b].d), acc[r]);
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        _mm512_storeu_ps(out.as_mut_ptr().add(r * TILE), *acc);
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn tile_q4k<const R: usize>(_: &[TileBlock], _: &[Vec<Q8Block>], _: &mut [f32]) {
+    unreachable!("supported() is false off x86_64")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn tile_q6k<const R: usize>(_: &[TileBlock], _: &[Vec<Q8Block>], _: &mut [f32]) {
+    unreachable!("supported() is false off x86_64")
 }
 
 /// Whether this CPU runs the kernels.
@@ -608,14 +908,22 @@ mod tests {
         assert_eq!(fast.forward(&x).unwrap().dims(), &[1, 2, n]);
     }
 
+    /// Row counts for both kernels: the matrix-vector one (up to
+    /// `MAX_ROWS`) and the prefill one, whose register blocks of `MT` rows
+    /// leave every remainder from 1 to `MT - 1` for some count.
+    const ROW_COUNTS: [usize; 14] = [1, 2, 3, 4, 8, MAX_ROWS, 17, 18, 19, 20, 21, 22, 23, 100];
+
     #[test]
-    fn q4k_matches_candle_on_every_row_count_it_takes() {
-        matches_candle(GgmlDType::Q4K, 72, 768, &[1, 2, 3, 4, 8, MAX_ROWS]);
+    fn q4k_matches_candle_on_any_row_count() {
+        matches_candle(GgmlDType::Q4K, 80, 768, &ROW_COUNTS);
+        // Rows that do not split into prefill tiles stay with candle there.
+        matches_candle(GgmlDType::Q4K, 72, 768, &[1, MAX_ROWS, 40]);
     }
 
     #[test]
-    fn q6k_matches_candle_on_every_row_count_it_takes() {
-        matches_candle(GgmlDType::Q6K, 72, 768, &[1, 2, 3, 4, 8, MAX_ROWS]);
+    fn q6k_matches_candle_on_any_row_count() {
+        matches_candle(GgmlDType::Q6K, 80, 768, &ROW_COUNTS);
+        matches_candle(GgmlDType::Q6K, 72, 768, &[1, MAX_ROWS, 40]);
     }
 
     #[test]
@@ -646,7 +954,7 @@ mod tests {
             return;
         }
         let refs: Vec<&KQuantMatMul> = mats.iter().collect();
-        for rows in [1, 3, MAX_ROWS] {
+        for rows in [1, 3, MAX_ROWS, MAX_ROWS + 1, 40] {
             let x = Tensor::from_vec(values(rows * k, 40 + rows as u32), (rows, k), &Device::Cpu)
                 .unwrap();
             let together = KQuantMatMul::products(&refs, &x)
@@ -659,9 +967,16 @@ mod tests {
                 assert_eq!(t.to_vec2::<f32>().unwrap(), alone.to_vec2::<f32>().unwrap());
             }
         }
-        // Prefill-sized inputs are left to candle.
+        // Prefill-sized inputs for a matrix whose rows do not split into
+        // 16-row tiles are left to candle.
+        let w = Tensor::from_vec(values(72 * k, 5), (72, k), &Device::Cpu).unwrap();
+        let odd = KQuantMatMul::new(Arc::new(QTensor::quantize(&w, GgmlDType::Q4K).unwrap()))
+            .unwrap()
+            .expect("supported above");
         let x = Tensor::zeros((MAX_ROWS + 1, k), candle_core::DType::F32, &Device::Cpu).unwrap();
-        assert!(KQuantMatMul::products(&refs, &x).unwrap().is_none());
+        assert!(KQuantMatMul::products(&[&odd], &x).unwrap().is_none());
+        let x = x.narrow(0, 0, MAX_ROWS).unwrap();
+        assert!(KQuantMatMul::products(&[&odd], &x).unwrap().is_some());
     }
 
     #[test]
@@ -701,6 +1016,13 @@ mod tests {
                     .map(|&q| i32::from(q))
                     .sum();
                 assert_eq!(i32::from(sum), expected, "sum {j} of block {b}");
+            }
+            for (j, &sum) in block.sums16.iter().enumerate() {
+                let expected: i32 = block.qs[16 * j..16 * (j + 1)]
+                    .iter()
+                    .map(|&q| i32::from(q))
+                    .sum();
+                assert_eq!(i32::from(sum), expected, "16-sum {j} of block {b}");
             }
         }
     }

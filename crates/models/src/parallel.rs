@@ -44,6 +44,50 @@ pub(crate) fn for_each_chunk(out: &mut [f32], chunk: usize, f: impl Fn(usize, &m
     });
 }
 
+/// Calls `f(i)` for each `i` in `0..count`, spread over candle's thread
+/// pool.
+pub(crate) fn for_each_task(count: usize, f: impl Fn(usize) + Sync) {
+    candle_core::utils::barrier_pool().execute_chunked(count, |indices| {
+        for i in indices {
+            f(i);
+        }
+    });
+}
+
+/// A buffer that tasks write in disjoint pieces that are not contiguous
+/// chunks (a matrix's columns, say), where [`for_each_chunk`] does not
+/// fit.
+pub(crate) struct Disjoint<'a> {
+    ptr: *mut f32,
+    len: usize,
+    _buffer: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: writes go through `write`, whose callers promise that no two
+// threads write the same element.
+unsafe impl Sync for Disjoint<'_> {}
+
+impl<'a> Disjoint<'a> {
+    pub(crate) fn new(buffer: &'a mut [f32]) -> Self {
+        Self {
+            ptr: buffer.as_mut_ptr(),
+            len: buffer.len(),
+            _buffer: std::marker::PhantomData,
+        }
+    }
+
+    /// Copies `values` to `at..at + values.len()` (checked against the
+    /// buffer's length).
+    ///
+    /// # Safety
+    /// No other thread may write any of these elements during the
+    /// buffer's life.
+    pub(crate) unsafe fn write(&self, at: usize, values: &[f32]) {
+        assert!(at + values.len() <= self.len, "write past the buffer");
+        std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr.add(at), values.len());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
