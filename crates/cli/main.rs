@@ -5,6 +5,7 @@
 
 mod commands;
 mod input;
+mod memory;
 mod model;
 mod progress;
 mod threads;
@@ -37,6 +38,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    memory::keep_freed_memory();
     threads::pin();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -600,11 +600,17 @@ impl DecoderLm {
         let x1 = (h + x)?;
         let h = candle_nn::ops::rms_norm(&x1, &layer.ffn_norm, self.cfg.eps as f32)?;
         let [gate, up] = Linear::forward_many([&layer.gate, &layer.up], &h)?;
-        let act = match self.cfg.arch {
-            Arch::Gemma3 => gate.gelu()?,
-            _ => candle_nn::ops::silu(&gate)?,
+        let gelu = self.cfg.arch == Arch::Gemma3;
+        // One pass for a prompt's rows; candle's two for a decoded token
+        // (a few thousand values, where the pool's dispatch would cost more
+        // than it saves).
+        let rows = gate.elem_count() / gate.dim(D::Minus1)?;
+        let h = match self.own_kernels && crate::kquants::supported() && rows > 16 {
+            true => gated(&gate, &up, gelu)?,
+            false if gelu => (gate.gelu()? * up)?,
+            false => (candle_nn::ops::silu(&gate)? * up)?,
         };
-        let h = layer.down.forward(&(act * up)?)?;
+        let h = layer.down.forward(&h)?;
         let h = match &layer.post_norms {
             Some((_, post_ffn)) => candle_nn::ops::rms_norm(&h, post_ffn, self.cfg.eps as f32)?,
             None => h,
@@ -1176,6 +1182,77 @@ impl PromptTask<'_> {
     }
 }
 
+/// `act(gate) · up` in one pass, 16 values at a time: `act` is GELU with
+/// the tanh approximation (`gelu`, Gemma 3, as candle's `gelu` and
+/// PyTorch's `gelu(approximate="tanh")`) or SiLU. candle computes the
+/// GELU with a scalar `tanh` per value (14% of Gemma 3 270M's prefill in
+/// a profile) and the product as a separate pass; here tanh(u) is
+/// `1 - 2 / (1 + e^{2u})` and e^x is [`exp16`].
+fn gated(gate: &Tensor, up: &Tensor, gelu: bool) -> candle_core::Result<Tensor> {
+    let shape = gate.shape().clone();
+    let g = gate.flatten_all()?.to_vec1::<f32>()?;
+    let u = up.flatten_all()?.to_vec1::<f32>()?;
+    if g.len() != u.len() {
+        candle_core::bail!(
+            "gate and up differ in shape: {shape:?} and {:?}",
+            up.shape()
+        );
+    }
+    let mut out = vec![0f32; g.len()];
+    crate::parallel::for_each_chunk(&mut out, 16 * 1024, |i, out| {
+        let at = i * 16 * 1024;
+        // SAFETY: only called where `kquants::supported()` (AVX-512 F).
+        unsafe { gated_chunk(&g[at..at + out.len()], &u[at..at + out.len()], out, gelu) }
+    });
+    Tensor::from_vec(out, shape, gate.device())
+}
+
+/// [`gated`] on one piece.
+///
+/// # Safety
+/// The CPU must have AVX-512 F; the three slices must be equally long.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gated_chunk(g: &[f32], u: &[f32], out: &mut [f32], gelu: bool) {
+    use std::arch::x86_64::*;
+    let one = _mm512_set1_ps(1.0);
+    // √(2/π) and the cubic's coefficient, as PyTorch's tanh GELU.
+    let c = _mm512_set1_ps(0.797_884_6);
+    let c3 = _mm512_set1_ps(0.044_715);
+    for at in (0..g.len()).step_by(LANES) {
+        let k = (g.len() - at).min(LANES);
+        let mask = ((1u32 << k) - 1) as __mmask16;
+        let x = _mm512_maskz_loadu_ps(mask, g.as_ptr().add(at));
+        let y = _mm512_maskz_loadu_ps(mask, u.as_ptr().add(at));
+        let act = if gelu {
+            // 0.5 · x · (1 + tanh(c · (x + c3 · x³)))
+            let inner = _mm512_mul_ps(
+                c,
+                _mm512_fmadd_ps(_mm512_mul_ps(c3, x), _mm512_mul_ps(x, x), x),
+            );
+            let e = exp16(_mm512_add_ps(inner, inner));
+            let tanh = _mm512_sub_ps(
+                one,
+                _mm512_div_ps(_mm512_set1_ps(2.0), _mm512_add_ps(one, e)),
+            );
+            _mm512_mul_ps(
+                _mm512_mul_ps(_mm512_set1_ps(0.5), x),
+                _mm512_add_ps(one, tanh),
+            )
+        } else {
+            // x / (1 + e^-x)
+            let e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), x));
+            _mm512_div_ps(x, _mm512_add_ps(one, e))
+        };
+        _mm512_mask_storeu_ps(out.as_mut_ptr().add(at), mask, _mm512_mul_ps(act, y));
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn gated_chunk(_: &[f32], _: &[f32], _: &mut [f32], _: bool) {
+    unreachable!("kquants::supported() is false off x86_64")
+}
+
 /// `exp(x)` of 16 values: `2ⁿ · e^f` with `n = round(x / ln 2)` and
 /// `f = x - n ln 2` (ln 2 in two parts, as Cody and Waite), `e^f` by its Taylor
 /// polynomial to degree 7 (relative error below 2e-7 for |f| ≤ ln 2 / 2),
@@ -1370,6 +1447,36 @@ mod tests {
             _mm512_storeu_ps(e.as_mut_ptr(), exp16(_mm512_set1_ps(f32::NEG_INFINITY)));
         }
         assert!(e.iter().all(|&e| e < 1e-37));
+    }
+
+    #[test]
+    fn gated_activations_match_candle() {
+        if !crate::kquants::supported() {
+            return;
+        }
+        let n = 5 * (16 * 1024 / 5 * 3 + 7);
+        let g: Vec<f32> = values(n, 7).iter().map(|x| 12.0 * x).collect();
+        let u = values(n, 8);
+        let g = Tensor::from_vec(g, (n / 5, 5), &Device::Cpu).unwrap();
+        let u = Tensor::from_vec(u, (n / 5, 5), &Device::Cpu).unwrap();
+        for gelu in [true, false] {
+            let ours = gated(&g, &u, gelu).unwrap();
+            let act = if gelu {
+                g.gelu().unwrap()
+            } else {
+                candle_nn::ops::silu(&g).unwrap()
+            };
+            let theirs = (act * &u).unwrap();
+            assert_eq!(ours.dims(), theirs.dims());
+            let ours = ours.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let theirs = theirs.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            for (at, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                    "gelu {gelu}, value {at}: {a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Matrix products with Q4_K, Q6_K and Q5_0 weights on AVX-512 VNNI CPUs,
-//! reading the weights in the GGUF layout (Q4_K and Q6_K for a few rows of
-//! activations, Q5_0 for any number).
+//! Matrix products with Q4_K, Q6_K and Q5_0 weights on AVX-512 VNNI CPUs:
+//! matrix-vector kernels that read the GGUF layout (decoding, a few rows
+//! of activations) and a prefill kernel on 16-row tiles repacked as it
+//! goes (many rows).
 //!
 //! Written by hand because candle 0.11 has no such kernel: on x86 it runs
 //! every Q6_K weight row through its AVX2 dot product, which is
@@ -42,8 +43,8 @@ const BLOCK_32: usize = 32;
 /// Up to this many rows, Q4_K and Q6_K go through the matrix-vector
 /// kernels, which read the GGUF layout and unpack each weight block again
 /// for every row (decoding: one row per sequence); above it, through the
-/// prefill kernel (`gemm_k`), which repacks 16 weight rows at a time and
-/// runs every row over them. Q5_0 takes any number of rows in one kernel.
+/// prefill kernel (`gemm`), which repacks 16 weight rows at a time and
+/// runs every row over them. Q5_0 likewise.
 const MAX_ROWS: usize = 16;
 /// Weight rows per tile of the prefill kernel: one 512-bit vector of
 /// 32-bit lanes.
@@ -227,7 +228,7 @@ impl KQuantMatMul {
     /// of one per matrix. `None` where the kernels do not take `x`: where
     /// the matrices' formats quantize activations differently, or, for
     /// several matrices, one's rows do not split into whole tasks, or, for
-    /// Q4_K and Q6_K with more than [`MAX_ROWS`] rows (prefill), one's rows
+    /// more than [`MAX_ROWS`] rows (prefill), one's rows
     /// do not split into whole tiles.
     pub fn products(mats: &[&Self], x: &Tensor) -> candle_core::Result<Option<Vec<Tensor>>> {
         let Some(first) = mats.first() else {
@@ -237,7 +238,7 @@ impl KQuantMatMul {
         let dims = x.dims().to_vec();
         let rows: usize = dims[..dims.len() - 1].iter().product();
         let family = |f: Format| f == Format::Q5_0;
-        let gemm = rows > MAX_ROWS && !family(first.format);
+        let prefill = rows > MAX_ROWS;
         if mats
             .iter()
             .any(|m| family(m.format) != family(first.format))
@@ -245,7 +246,7 @@ impl KQuantMatMul {
             || dims.last() != Some(&k)
             || mats.iter().any(|m| m.k != k)
             || (mats.len() > 1 && mats.iter().any(|m| m.n % ROWS_PER_TASK != 0))
-            || (gemm && mats.iter().any(|m| m.n % TILE != 0))
+            || (prefill && mats.iter().any(|m| m.n % TILE != 0))
         {
             return Ok(None);
         }
@@ -263,11 +264,8 @@ impl KQuantMatMul {
             .iter()
             .map(|m| m.weights.data())
             .collect::<candle_core::Result<Vec<_>>>()?;
-        if gemm {
-            let Activations::K(xs) = &quantized else {
-                unreachable!("Q4_K and Q6_K take Q8_K activations")
-            };
-            return gemm_k(mats, &data, xs, &dims, x.device()).map(Some);
+        if prefill {
+            return gemm(mats, &data, &quantized, &dims, x.device()).map(Some);
         }
         // The first task of each matrix, and one past the last.
         let mut starts = vec![0];
@@ -371,10 +369,10 @@ macro_rules! rows_of {
 /// Qwen2.5-1.5B's first prompt), and because ours does less work per
 /// block: the weights come unpacked to bytes, and block scales are applied
 /// once per sub-block instead of being rebuilt from nibbles per row pair.
-fn gemm_k(
+fn gemm(
     mats: &[&KQuantMatMul],
     data: &[std::borrow::Cow<'_, [u8]>],
-    xs: &[Vec<Q8Block>],
+    xs: &Activations,
     dims: &[usize],
     device: &candle_core::Device,
 ) -> candle_core::Result<Vec<Tensor>> {
@@ -382,9 +380,13 @@ fn gemm_k(
         /// The current task's repacked tile, reused across tasks and calls
         /// (up to 35 blocks, 200 KB, for a 8,960-wide matrix).
         static SCRATCH: std::cell::RefCell<Vec<TileBlock>> = const { std::cell::RefCell::new(Vec::new()) };
+        /// The same for Q5_0 (blocks of 32).
+        static SCRATCH_32: std::cell::RefCell<Vec<TileBlock32>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let rows = xs.len();
-    let kb = mats[0].k / BLOCK;
+    let rows = match xs {
+        Activations::K(xs) => xs.len(),
+        Activations::Blocks32(xs) => xs.len(),
+    };
     let mut starts = vec![0];
     for m in mats {
         starts.push(starts.last().expect("starts at 0") + m.n / TILE);
@@ -398,28 +400,19 @@ fn gemm_k(
         crate::parallel::for_each_task(*starts.last().expect("starts at 0"), |task| {
             let i = starts.partition_point(|&s| s <= task) - 1;
             let (m, data) = (mats[i], &data[i]);
+            let kb = m.k / m.format.block_len();
             let row_bytes = kb * m.format.block_bytes();
             let first = (task - starts[i]) * TILE;
             let weights = &data[first * row_bytes..(first + TILE) * row_bytes];
-            SCRATCH.with(|scratch| {
-                let mut tile = scratch.borrow_mut();
-                tile.resize_with(kb, TileBlock::zeroed);
-                repack(m.format, weights, row_bytes, &mut tile);
+            // Runs `kernel(r, n, out)` for every register block of `n`
+            // rows from row `r` and writes out its 16 columns of each row.
+            let each_block = |kernel: &dyn Fn(usize, usize, &mut [f32])| {
                 let mut block = [0f32; MT * TILE];
                 let mut r = 0;
                 while r < rows {
                     let n = (rows - r).min(MT);
                     let out = &mut block[..n * TILE];
-                    let xs = &xs[r..r + n];
-                    // SAFETY: `supported()` was checked in `new`; the tile
-                    // and every row of `xs` cover the same `kb` blocks.
-                    unsafe {
-                        match m.format {
-                            Format::Q4K => rows_of!(tile_q4k, n, &tile, xs, out),
-                            Format::Q6K => rows_of!(tile_q6k, n, &tile, xs, out),
-                            Format::Q5_0 => unreachable!("Q5_0 has its own kernel"),
-                        }
-                    }
+                    kernel(r, n, out);
                     for (j, lanes) in out.chunks_exact(TILE).enumerate() {
                         // SAFETY: this task alone writes columns
                         // `first..first + 16` of matrix `i`.
@@ -427,7 +420,34 @@ fn gemm_k(
                     }
                     r += n;
                 }
-            });
+            };
+            // SAFETY (the kernels): `supported()` was checked in `new`; the
+            // tile and every row of activations cover the same `kb` blocks
+            // (`products` checked the widths and the family).
+            match (m.format, xs) {
+                (Format::Q4K | Format::Q6K, Activations::K(xs)) => SCRATCH.with(|scratch| {
+                    let mut tile = scratch.borrow_mut();
+                    tile.resize_with(kb, TileBlock::zeroed);
+                    repack(m.format, weights, row_bytes, &mut tile);
+                    each_block(&|r, n, out| unsafe {
+                        let xs = &xs[r..r + n];
+                        if m.format == Format::Q4K {
+                            rows_of!(tile_q4k, n, &tile, xs, out)
+                        } else {
+                            rows_of!(tile_q6k, n, &tile, xs, out)
+                        }
+                    });
+                }),
+                (Format::Q5_0, Activations::Blocks32(xs)) => SCRATCH_32.with(|scratch| {
+                    let mut tile = scratch.borrow_mut();
+                    tile.resize_with(kb, TileBlock32::zeroed);
+                    repack_q5_0(weights, row_bytes, &mut tile);
+                    each_block(&|r, n, out| unsafe {
+                        rows_of!(tile_q5_0, n, &tile, &xs[r..r + n], out)
+                    });
+                }),
+                _ => unreachable!("one activation family per pass"),
+            }
         });
     }
     let mut tensors = Vec::with_capacity(mats.len());
@@ -621,6 +641,89 @@ unsafe fn tile_q4k<const R: usize>(_: &[TileBlock], _: &[Vec<Q8Block>], _: &mut 
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn tile_q6k<const R: usize>(_: &[TileBlock], _: &[Vec<Q8Block>], _: &mut [f32]) {
+    unreachable!("supported() is false off x86_64")
+}
+
+/// One Q5_0 block (32 values) of 16 weight rows, repacked for the
+/// prefill kernel as [`TileBlock`] is: values 0..=31 (the value plus 16)
+/// one per byte, `[group of 4 (8)][row (16)][4]`, and the rows' scales.
+#[repr(C, align(64))]
+struct TileBlock32 {
+    qs: [u8; BLOCK_32 * TILE],
+    d: [f32; TILE],
+}
+
+impl TileBlock32 {
+    fn zeroed() -> Self {
+        Self {
+            qs: [0; BLOCK_32 * TILE],
+            d: [0.0; TILE],
+        }
+    }
+}
+
+/// [`repack`] for Q5_0: per block an f16 scale, 32 high bits, 16 bytes of
+/// nibbles (values 0..16 low, 16..32 high); four values at a time, their
+/// nibbles joined with their high bits spread one per byte.
+fn repack_q5_0(weights: &[u8], row_bytes: usize, tile: &mut [TileBlock32]) {
+    for r in 0..TILE {
+        let row = &weights[r * row_bytes..(r + 1) * row_bytes];
+        for (block, t) in row.chunks_exact(Q5_0_BYTES).zip(tile.iter_mut()) {
+            t.d[r] = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+            let qh = u32::from_le_bytes(block[2..6].try_into().expect("four bytes"));
+            let qs = &block[6..22];
+            for g in 0..BLOCK_32 / 4 {
+                let at = g % 4 * 4;
+                let w = u32::from_le_bytes(qs[at..at + 4].try_into().expect("four bytes"));
+                let nibbles = if g < 4 { w } else { w >> 4 } & 0x0F0F_0F0F;
+                let b = (qh >> (4 * g)) & 0xF;
+                let high = (b & 1) | ((b & 2) << 7) | ((b & 4) << 14) | ((b & 8) << 21);
+                let word = nibbles | (high << 4);
+                t.qs[(g * TILE + r) * 4..][..4].copy_from_slice(&word.to_le_bytes());
+            }
+        }
+    }
+}
+
+/// [`tile_q4k`] for Q5_0 weights and activations in blocks of 32: per
+/// block and row, `d_w · d_x · ((q - 16) · x)`, the offset folded into the
+/// integer sum's starting value, `-16 · Σ x`.
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW and VNNI; `xs` must hold `R` rows of
+/// `tile.len()` blocks and `out` `16 · R` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn tile_q5_0<const R: usize>(tile: &[TileBlock32], xs: &[Q8Row32], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    debug_assert!(xs.len() == R && out.len() == R * TILE);
+    let mut acc = [_mm512_setzero_ps(); R];
+    for (b, t) in tile.iter().enumerate() {
+        let mut isum = [_mm512_setzero_si512(); R];
+        for r in 0..R {
+            isum[r] = _mm512_set1_epi32(-16 * xs[r].sums[b]);
+        }
+        for g in 0..BLOCK_32 / 4 {
+            let w = _mm512_load_si512(t.qs.as_ptr().add(g * TILE * 4).cast());
+            for r in 0..R {
+                let y = xs[r].qs.as_ptr().add(b * BLOCK_32 + g * 4);
+                let y = _mm512_set1_epi32(std::ptr::read_unaligned(y.cast::<i32>()));
+                isum[r] = _mm512_dpbusd_epi32(isum[r], w, y);
+            }
+        }
+        let d = _mm512_load_ps(t.d.as_ptr());
+        for r in 0..R {
+            let scale = _mm512_mul_ps(d, _mm512_set1_ps(xs[r].d[b]));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), scale, acc[r]);
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        _mm512_storeu_ps(out.as_mut_ptr().add(r * TILE), *acc);
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn tile_q5_0<const R: usize>(_: &[TileBlock32], _: &[Q8Row32], _: &mut [f32]) {
     unreachable!("supported() is false off x86_64")
 }
 
@@ -928,6 +1031,7 @@ mod tests {
 
     #[test]
     fn q5_0_matches_candle_on_any_row_count() {
+        matches_candle(GgmlDType::Q5_0, 80, 768, &ROW_COUNTS);
         matches_candle(GgmlDType::Q5_0, 72, 768, &[1, 2, 3, 4, 8, MAX_ROWS]);
         // An odd number of blocks per row (the one-block tail), and more
         // rows than the K-quant kernels take (prefill).
