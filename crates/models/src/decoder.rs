@@ -831,6 +831,19 @@ struct Queries {
     window: Option<usize>,
 }
 
+impl Queries {
+    /// Query heads per KV head.
+    fn group(&self) -> usize {
+        self.n_head / self.n_kv_head
+    }
+
+    /// The positions query `i` sees: causal, and within the window.
+    fn visible(&self, i: usize) -> std::ops::Range<usize> {
+        let end = self.index_pos + i + 1;
+        self.window.map_or(0, |w| end.saturating_sub(w))..end
+    }
+}
+
 /// Causal softmax(q·kᵀ / √hd)·v for `q` of `[n_head, seq, hd]`,
 /// returning `[seq, n_head * hd]`; query `i` sees positions up to its own,
 /// `index_pos + i`, and within the window.
@@ -860,16 +873,11 @@ fn cached_attention(shape: &Queries, q: &[f32], keys: &[f32], values: &[f32]) ->
         n_kv_head,
         head_dim: hd,
         capacity,
-        index_pos,
         seq,
-        window,
+        ..
     } = shape;
-    let group = n_head / n_kv_head;
-    // The positions query `i` sees.
-    let visible = |i: usize| {
-        let end = index_pos + i + 1;
-        window.map_or(0, |w| end.saturating_sub(w))..end
-    };
+    let group = shape.group();
+    let visible = |i: usize| shape.visible(i);
     // A prompt's queries are tasks enough; one query splits its positions.
     let blocks = if seq == 1 {
         visible(0).len().div_ceil(POSITIONS_PER_TASK)
@@ -902,17 +910,14 @@ fn cached_attention(shape: &Queries, q: &[f32], keys: &[f32], values: &[f32]) ->
             let (keys, values) = (&keys[span.clone()], &values[span]);
             // SAFETY: AVX-512 F (`supported()`); `keys` and `values` hold
             // `n` rows of `hd`, `part` is `group · (hd + 2)` long.
-            let done = unsafe {
-                match hd / LANES {
-                    _ if hd % LANES != 0 => false,
-                    4 => decode_block::<4, 2>(&queries, keys, values, scale, part),
-                    8 => decode_block::<8, 2>(&queries, keys, values, scale, part),
-                    16 => decode_block::<16, 1>(&queries, keys, values, scale, part),
-                    _ => false,
+            unsafe {
+                match hd {
+                    64 => return decode_block::<4, 2>(&queries, keys, values, scale, part),
+                    128 => return decode_block::<8, 2>(&queries, keys, values, scale, part),
+                    256 => return decode_block::<16, 1>(&queries, keys, values, scale, part),
+                    // Other head sizes: the loop below.
+                    _ => {}
                 }
-            };
-            if done {
-                return;
             }
         }
         let mut weights = vec![0f32; group * n];
@@ -978,7 +983,7 @@ fn cached_attention(shape: &Queries, q: &[f32], keys: &[f32], values: &[f32]) ->
 /// scalar loop leaves in `part`: `group` unnormalized outputs, then (max,
 /// sum) per head. The scalar loop kept each output row in memory (a load
 /// and a store per multiply-add) and took one scalar exponential per
-/// score. Returns `true` (the task is done).
+/// score.
 ///
 /// # Safety
 /// The CPU must have AVX-512 F; `keys` and `values` must hold the same
@@ -992,7 +997,7 @@ unsafe fn decode_block<const C: usize, const H: usize>(
     values: &[f32],
     scale: f32,
     part: &mut [f32],
-) -> bool {
+) {
     use std::arch::x86_64::*;
     let hd = C * LANES;
     let group = queries.len();
@@ -1053,7 +1058,6 @@ unsafe fn decode_block<const C: usize, const H: usize>(
             }
         }
     }
-    true
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -1063,7 +1067,7 @@ unsafe fn decode_block<const C: usize, const H: usize>(
     _: &[f32],
     _: f32,
     _: &mut [f32],
-) -> bool {
+) {
     unreachable!("kquants::supported() is false off x86_64")
 }
 
@@ -1094,7 +1098,7 @@ fn prompt_attention(shape: &Queries, q: &[f32], keys: &[f32], values: &[f32]) ->
         seq,
         ..
     } = shape;
-    let group = n_head / n_kv_head;
+    let group = shape.group();
     let total = index_pos + seq;
     // Keys transposed per KV head, `[hd][width]`, zero past `total` so that
     // every 16-key step is whole.
@@ -1164,19 +1168,13 @@ impl PromptTask<'_> {
     unsafe fn run(&self, kv: usize, first: usize, out: &mut [f32]) {
         use std::arch::x86_64::*;
         let &Queries {
-            n_head,
-            n_kv_head,
             head_dim: hd,
             capacity,
-            index_pos,
             seq,
-            window,
+            ..
         } = self.shape;
-        let group = n_head / n_kv_head;
-        let visible = |i: usize| {
-            let end = index_pos + i + 1;
-            window.map_or(0, |w| end.saturating_sub(w))..end
-        };
+        let group = self.shape.group();
+        let visible = |i: usize| self.shape.visible(i);
         let nq = (seq - first).min(PROMPT_QUERIES);
         // Keys from `lo` (16-aligned) to `hi`: the union of what the
         // block's queries see; `n` of them in whole steps of 16.
