@@ -95,8 +95,12 @@ pub struct CausalLm {
 const END_OF_TURN: &[&str] = &["<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<eos>"];
 
 impl CausalLm {
-    /// Loads a GGUF model. `tokenizer_json` is used when given; otherwise the
-    /// tokenizer is built from the GGUF metadata.
+    /// Loads a GGUF model. The tokenizer is built from the GGUF's own
+    /// metadata (the same ids as the published `tokenizer.json` files, and
+    /// faster than parsing them: `tests/gguf_tokenizers.rs`, BENCHMARKS.md);
+    /// `tokenizer_json` is the fallback for a GGUF whose tokenizer cannot be
+    /// built that way (no vocabulary, or a tokenizer model or pre-tokenizer
+    /// we do not support).
     pub fn load(gguf_path: &Path, tokenizer_json: Option<&Path>) -> Result<Self> {
         Self::load_with(gguf_path, tokenizer_json, Backend::Fast)
     }
@@ -123,10 +127,6 @@ impl CausalLm {
                 })
             }
         };
-        let tokenizer = match tokenizer_json {
-            Some(p) => tokenizer::from_file(p)?,
-            None => tokenizer::from_gguf(&gguf)?,
-        };
         let context_length = match family {
             // candle's quantized llama precomputes RoPE for 4,096 positions.
             Family::Llama => (gguf.u32("llama.context_length").unwrap_or(4096) as usize)
@@ -135,25 +135,18 @@ impl CausalLm {
             Family::Qwen3 => gguf.u32("qwen3.context_length")? as usize,
             Family::Gemma3 => gguf.u32("gemma3.context_length").unwrap_or(32768) as usize,
         };
-        let mut eos_ids: Vec<u32> = gguf
+        let eos_ids: Vec<u32> = gguf
             .u32("tokenizer.ggml.eos_token_id")
             .ok()
             .into_iter()
             .collect();
-        for marker in END_OF_TURN {
-            if let Some(id) = tokenizer.token_to_id(marker) {
-                if !eos_ids.contains(&id) {
-                    eos_ids.push(id);
-                }
-            }
-        }
         let bos_id = gguf.u32("tokenizer.ggml.bos_token_id").ok();
         let add_bos = match gguf.get("tokenizer.ggml.add_bos_token") {
             Some(v) => v.to_bool().unwrap_or(false),
             // Gemma and Llama-2 style SentencePiece models expect BOS.
             None => family == Family::Gemma3,
         };
-        let info = ModelInfo {
+        let mut info = ModelInfo {
             family,
             name: gguf.string("general.name").ok().map(str::to_string),
             parameters: gguf.parameter_count(),
@@ -166,42 +159,75 @@ impl CausalLm {
                 .ok()
                 .map(str::to_string),
         };
-        let device = Device::Cpu;
-        let (content, mut reader) = gguf.into_parts();
-        let reader = &mut reader;
+        let build_tokenizer = || match (tokenizer::from_gguf(&gguf), tokenizer_json) {
+            (Ok(built), _) => Ok(built),
+            (Err(err), Some(json)) => {
+                tracing::debug!("{err}; using {}", json.display());
+                tokenizer::from_file(json)
+            }
+            (Err(err), None) => Err(err),
+        };
         let weights_err = |source| Error::Weights {
             path: path.clone(),
             source,
         };
-        let weights = match (backend, family) {
-            (Backend::Fast, _) => {
+        let (tokenizer, weights) = match backend {
+            // The tokenizer (0.4 s for Gemma 3's 262,144 pieces) is built on
+            // a second thread while the weights are read: a load takes the
+            // longer of the two, not their sum.
+            Backend::Fast => {
                 let arch = match family {
                     Family::Qwen2 => Arch::Qwen2,
                     Family::Qwen3 => Arch::Qwen3,
                     Family::Gemma3 => Arch::Gemma3,
                     Family::Llama => Arch::Llama,
                 };
-                Weights::Fast(Box::new(
-                    DecoderLm::from_gguf(arch, content, reader).map_err(weights_err)?,
-                ))
+                let (tokenizer, weights) = std::thread::scope(|scope| {
+                    let tokenizer = scope.spawn(build_tokenizer);
+                    let weights = gguf.reopen().and_then(|mut reader| {
+                        DecoderLm::from_gguf(arch, &gguf.content, &mut reader).map_err(weights_err)
+                    });
+                    let tokenizer = tokenizer
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (tokenizer, weights)
+                });
+                (tokenizer?, Weights::Fast(Box::new(weights?)))
             }
-            (Backend::Reference, Family::Qwen2) => Weights::Qwen2(
-                quantized_qwen2::ModelWeights::from_gguf(content, reader, &device)
-                    .map_err(weights_err)?,
-            ),
-            (Backend::Reference, Family::Qwen3) => Weights::Qwen3(
-                quantized_qwen3::ModelWeights::from_gguf(content, reader, &device)
-                    .map_err(weights_err)?,
-            ),
-            (Backend::Reference, Family::Gemma3) => Weights::Gemma3(
-                quantized_gemma3::ModelWeights::from_gguf(content, reader, &device)
-                    .map_err(weights_err)?,
-            ),
-            (Backend::Reference, Family::Llama) => Weights::Llama(
-                quantized_llama::ModelWeights::from_gguf(content, reader, &device)
-                    .map_err(weights_err)?,
-            ),
+            Backend::Reference => {
+                let tokenizer = build_tokenizer()?;
+                let device = Device::Cpu;
+                let (content, mut reader) = gguf.into_parts();
+                let reader = &mut reader;
+                let weights = match family {
+                    Family::Qwen2 => Weights::Qwen2(
+                        quantized_qwen2::ModelWeights::from_gguf(content, reader, &device)
+                            .map_err(weights_err)?,
+                    ),
+                    Family::Qwen3 => Weights::Qwen3(
+                        quantized_qwen3::ModelWeights::from_gguf(content, reader, &device)
+                            .map_err(weights_err)?,
+                    ),
+                    Family::Gemma3 => Weights::Gemma3(
+                        quantized_gemma3::ModelWeights::from_gguf(content, reader, &device)
+                            .map_err(weights_err)?,
+                    ),
+                    Family::Llama => Weights::Llama(
+                        quantized_llama::ModelWeights::from_gguf(content, reader, &device)
+                            .map_err(weights_err)?,
+                    ),
+                };
+                (tokenizer, weights)
+            }
         };
+        for marker in END_OF_TURN {
+            if let Some(id) = tokenizer.token_to_id(marker) {
+                if !info.eos_ids.contains(&id) {
+                    info.eos_ids.push(id);
+                }
+            }
+        }
+        let device = Device::Cpu;
         Ok(Self {
             weights,
             tokenizer: Arc::new(tokenizer),

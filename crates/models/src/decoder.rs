@@ -246,7 +246,7 @@ impl DecoderLm {
     /// `general.architecture`).
     pub fn from_gguf<R: std::io::Seek + std::io::Read>(
         arch: Arch,
-        ct: gguf_file::Content,
+        ct: &gguf_file::Content,
         reader: &mut R,
     ) -> candle_core::Result<Self> {
         let prefix = match arch {
@@ -320,19 +320,19 @@ impl DecoderLm {
         let own_kernels = own_kernels();
         let embeddings = Arc::new(ct.tensor(reader, "token_embd.weight", &Device::Cpu)?);
         let output = if ct.tensor_infos.contains_key("output.weight") {
-            qmatmul(&ct, reader, "output.weight", own_kernels)?
+            qmatmul(ct, reader, "output.weight", own_kernels)?
         } else {
             Linear::new(embeddings.clone(), own_kernels)?
         };
-        let norm = dense(&ct, reader, "output_norm.weight")?;
+        let norm = dense(ct, reader, "output_norm.weight")?;
         let mut layers = Vec::with_capacity(n_layer);
         for i in 0..n_layer {
             let name = |s: &str| format!("blk.{i}.{s}");
             let bias = if arch == Arch::Qwen2 {
                 Some((
-                    dense(&ct, reader, &name("attn_q.bias"))?,
-                    dense(&ct, reader, &name("attn_k.bias"))?,
-                    dense(&ct, reader, &name("attn_v.bias"))?,
+                    dense(ct, reader, &name("attn_q.bias"))?,
+                    dense(ct, reader, &name("attn_k.bias"))?,
+                    dense(ct, reader, &name("attn_v.bias"))?,
                 ))
             } else {
                 None
@@ -340,16 +340,16 @@ impl DecoderLm {
             let gemma = arch == Arch::Gemma3;
             let qk_norm = if gemma || arch == Arch::Qwen3 {
                 Some((
-                    dense(&ct, reader, &name("attn_q_norm.weight"))?,
-                    dense(&ct, reader, &name("attn_k_norm.weight"))?,
+                    dense(ct, reader, &name("attn_q_norm.weight"))?,
+                    dense(ct, reader, &name("attn_k_norm.weight"))?,
                 ))
             } else {
                 None
             };
             let post_norms = if gemma {
                 Some((
-                    dense(&ct, reader, &name("post_attention_norm.weight"))?,
-                    dense(&ct, reader, &name("post_ffw_norm.weight"))?,
+                    dense(ct, reader, &name("post_attention_norm.weight"))?,
+                    dense(ct, reader, &name("post_ffw_norm.weight"))?,
                 ))
             } else {
                 None
@@ -358,18 +358,18 @@ impl DecoderLm {
             // local (sliding window, their own RoPE base).
             let local = gemma && (i + 1) % window_every != 0;
             layers.push(Layer {
-                wq: qmatmul(&ct, reader, &name("attn_q.weight"), own_kernels)?,
-                wk: qmatmul(&ct, reader, &name("attn_k.weight"), own_kernels)?,
-                wv: qmatmul(&ct, reader, &name("attn_v.weight"), own_kernels)?,
-                wo: qmatmul(&ct, reader, &name("attn_output.weight"), own_kernels)?,
+                wq: qmatmul(ct, reader, &name("attn_q.weight"), own_kernels)?,
+                wk: qmatmul(ct, reader, &name("attn_k.weight"), own_kernels)?,
+                wv: qmatmul(ct, reader, &name("attn_v.weight"), own_kernels)?,
+                wo: qmatmul(ct, reader, &name("attn_output.weight"), own_kernels)?,
                 bias,
                 qk_norm,
-                attn_norm: dense(&ct, reader, &name("attn_norm.weight"))?,
+                attn_norm: dense(ct, reader, &name("attn_norm.weight"))?,
                 post_norms,
-                ffn_norm: dense(&ct, reader, &name("ffn_norm.weight"))?,
-                gate: qmatmul(&ct, reader, &name("ffn_gate.weight"), own_kernels)?,
-                up: qmatmul(&ct, reader, &name("ffn_up.weight"), own_kernels)?,
-                down: qmatmul(&ct, reader, &name("ffn_down.weight"), own_kernels)?,
+                ffn_norm: dense(ct, reader, &name("ffn_norm.weight"))?,
+                gate: qmatmul(ct, reader, &name("ffn_gate.weight"), own_kernels)?,
+                up: qmatmul(ct, reader, &name("ffn_up.weight"), own_kernels)?,
+                down: qmatmul(ct, reader, &name("ffn_down.weight"), own_kernels)?,
                 rope: usize::from(local),
                 window: if local { window } else { None },
             });

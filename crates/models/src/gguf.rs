@@ -71,6 +71,17 @@ impl GgufFile {
         Ok(())
     }
 
+    /// A second reader of the same file, so that tensors can be read while
+    /// other threads use the parsed header.
+    pub fn reopen(&self) -> Result<BufReader<File>> {
+        File::open(&self.path)
+            .map(BufReader::new)
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
     /// The parsed header and the reader positioned anywhere: what candle's
     /// `ModelWeights::from_gguf` constructors take.
     pub fn into_parts(self) -> (Content, BufReader<File>) {

@@ -38,7 +38,9 @@ const Q4K_BYTES: usize = 144;
 /// Bytes per Q5_0 block: an f16 scale, 32 high bits, 16 bytes of nibbles
 /// (32 values).
 const Q5_0_BYTES: usize = 22;
-/// Values per Q5_0 block (`QK5_0`).
+/// Bytes per Q8_0 block: an f16 scale, 32 signed bytes.
+const Q8_0_BYTES: usize = 34;
+/// Values per Q5_0 and Q8_0 block (`QK5_0`, `QK8_0`).
 const BLOCK_32: usize = 32;
 /// Up to this many rows, Q4_K and Q6_K go through the matrix-vector
 /// kernels, which read the GGUF layout and unpack each weight block again
@@ -145,6 +147,8 @@ enum Format {
     Q4K,
     Q6K,
     Q5_0,
+    /// Decoding only (a few rows); prefill leaves it to candle.
+    Q8_0,
 }
 
 impl Format {
@@ -153,6 +157,7 @@ impl Format {
             Self::Q4K => Q4K_BYTES,
             Self::Q6K => Q6K_BYTES,
             Self::Q5_0 => Q5_0_BYTES,
+            Self::Q8_0 => Q8_0_BYTES,
         }
     }
 
@@ -160,7 +165,7 @@ impl Format {
     fn block_len(self) -> usize {
         match self {
             Self::Q4K | Self::Q6K => BLOCK,
-            Self::Q5_0 => BLOCK_32,
+            Self::Q5_0 | Self::Q8_0 => BLOCK_32,
         }
     }
 }
@@ -185,13 +190,14 @@ pub struct KQuantMatMul {
 }
 
 impl KQuantMatMul {
-    /// `Some` for a Q4_K, Q6_K or Q5_0 tensor on a CPU with AVX-512 (F,
+    /// `Some` for a Q4_K, Q6_K, Q5_0 or Q8_0 tensor on a CPU with AVX-512 (F,
     /// BW) and VNNI; `None` leaves the tensor to candle.
     pub fn new(weights: Arc<QTensor>) -> candle_core::Result<Option<Self>> {
         let format = match weights.dtype() {
             GgmlDType::Q4K => Format::Q4K,
             GgmlDType::Q6K => Format::Q6K,
             GgmlDType::Q5_0 => Format::Q5_0,
+            GgmlDType::Q8_0 => Format::Q8_0,
             _ => return Ok(None),
         };
         if !supported() {
@@ -237,7 +243,7 @@ impl KQuantMatMul {
         let k = first.k;
         let dims = x.dims().to_vec();
         let rows: usize = dims[..dims.len() - 1].iter().product();
-        let family = |f: Format| f == Format::Q5_0;
+        let family = |f: Format| matches!(f, Format::Q5_0 | Format::Q8_0);
         let prefill = rows > MAX_ROWS;
         if mats
             .iter()
@@ -246,7 +252,10 @@ impl KQuantMatMul {
             || dims.last() != Some(&k)
             || mats.iter().any(|m| m.k != k)
             || (mats.len() > 1 && mats.iter().any(|m| m.n % ROWS_PER_TASK != 0))
-            || (prefill && mats.iter().any(|m| m.n % TILE != 0))
+            || (prefill
+                && mats
+                    .iter()
+                    .any(|m| m.n % TILE != 0 || m.format == Format::Q8_0))
         {
             return Ok(None);
         }
@@ -284,7 +293,7 @@ impl KQuantMatMul {
             // Q5_0 rows are unpacked here, once per weight row.
             let (mut unpacked, mut scales) = match m.format {
                 Format::Q5_0 => (vec![0u8; k], vec![0f32; k / BLOCK_32]),
-                Format::Q4K | Format::Q6K => (Vec::new(), Vec::new()),
+                Format::Q4K | Format::Q6K | Format::Q8_0 => (Vec::new(), Vec::new()),
             };
             for (j, out) in out.chunks_exact_mut(rows).enumerate() {
                 let w = &data[(first + j) * row_bytes..(first + j + 1) * row_bytes];
@@ -306,6 +315,11 @@ impl KQuantMatMul {
                         unsafe { unpack_q5_0(w, &mut unpacked, &mut scales) };
                         for (o, x) in out.iter_mut().zip(xs) {
                             *o = unsafe { dot_row_q5_0(&unpacked, &scales, x) };
+                        }
+                    }
+                    (Activations::Blocks32(xs), Format::Q8_0) => {
+                        for (o, x) in out.iter_mut().zip(xs) {
+                            *o = unsafe { dot_row_q8_0(w, x) };
                         }
                     }
                     _ => unreachable!("one activation family per pass"),
@@ -545,7 +559,7 @@ fn repack(format: Format, weights: &[u8], row_bytes: usize, tile: &mut [TileBloc
                         put(g, low | high);
                     }
                 }
-                Format::Q5_0 => unreachable!("Q5_0 has its own kernel"),
+                Format::Q5_0 | Format::Q8_0 => unreachable!("{format:?} has no 256-value tiles"),
             }
         }
     }
@@ -733,6 +747,7 @@ pub fn supported() -> bool {
     {
         is_x86_feature_detected!("avx512f")
             && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512dq")
             && is_x86_feature_detected!("avx512vnni")
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -909,10 +924,10 @@ unsafe fn unpack_q5_0(w: &[u8], q: &mut [u8], d: &mut [f32]) {
 /// (q · x - 16 Σ x)`, two blocks per 512-bit `vpdpbusd`.
 ///
 /// # Safety
-/// The CPU must have AVX-512 F, BW and VNNI; `q`, `d` and `x` must cover
+/// The CPU must have AVX-512 F, BW, DQ and VNNI; `q`, `d` and `x` must cover
 /// the same number of blocks.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni")]
 unsafe fn dot_row_q5_0(q: &[u8], d: &[f32], x: &Q8Row32) -> f32 {
     use std::arch::x86_64::*;
     let blocks = d.len();
@@ -941,6 +956,64 @@ unsafe fn dot_row_q5_0(q: &[u8], d: &[f32], x: &Q8Row32) -> f32 {
         offset += s * x.sums[b] as f32;
     }
     _mm512_reduce_add_ps(acc) - 16.0 * offset
+}
+
+/// The dot product of one Q8_0 weight row (GGUF layout) with one row of
+/// activations quantized in blocks of 32: per block `d_w · d_x · (w · x)`,
+/// two blocks per 512-bit `vpdpbusd`. `vpdpbusd` multiplies unsigned by
+/// signed bytes, so it takes `|w|` and `x` with the sign of `w` (as
+/// ggml's AVX2 kernel does with `_mm256_sign_epi8`); `x` is never -128
+/// (quantized to ±127), so negating it cannot overflow.
+///
+/// Written by hand because candle's Q8_0 product (Gemma 3's tied output
+/// projection, 262,144 × 640: three quarters of the bytes a decoded token
+/// reads) is its 256-bit AVX2 kernel on a thread pool of its own.
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW, DQ and VNNI; `w` must hold
+/// `x.d.len()` Q8_0 blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni")]
+unsafe fn dot_row_q8_0(w: &[u8], x: &Q8Row32) -> f32 {
+    use std::arch::x86_64::*;
+    let blocks = x.d.len();
+    debug_assert!(w.len() >= blocks * Q8_0_BYTES && x.qs.len() == blocks * BLOCK_32);
+    let scale = |b: usize| {
+        let p = w.as_ptr().add(b * Q8_0_BYTES);
+        half::f16::from_bits(u16::from_le_bytes([*p, *p.add(1)])).to_f32() * x.d[b]
+    };
+    let values = |b: usize| _mm256_loadu_si256(w.as_ptr().add(b * Q8_0_BYTES + 2).cast());
+    let zero = _mm512_setzero_si512();
+    let dot = |wv: __m512i, xs: __m512i| {
+        let negative = _mm512_movepi8_mask(wv);
+        let signed = _mm512_mask_sub_epi8(xs, negative, zero, xs);
+        _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wv), signed)
+    };
+    let mut acc = _mm512_setzero_ps();
+    let mut b = 0;
+    while b + 2 <= blocks {
+        let wv = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(values(b)), values(b + 1));
+        let xs = _mm512_loadu_si512(x.qs.as_ptr().add(b * BLOCK_32).cast());
+        let scales =
+            _mm512_insertf32x8::<1>(_mm512_set1_ps(scale(b)), _mm256_set1_ps(scale(b + 1)));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot(wv, xs)), scales, acc);
+        b += 2;
+    }
+    if b < blocks {
+        let wv = _mm512_zextsi256_si512(values(b));
+        let xs = _mm512_zextsi256_si512(_mm256_loadu_si256(x.qs.as_ptr().add(b * BLOCK_32).cast()));
+        acc = _mm512_fmadd_ps(
+            _mm512_cvtepi32_ps(dot(wv, xs)),
+            _mm512_set1_ps(scale(b)),
+            acc,
+        );
+    }
+    _mm512_reduce_add_ps(acc)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dot_row_q8_0(_w: &[u8], _x: &Q8Row32) -> f32 {
+    unreachable!("supported() is false off x86_64")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -1039,6 +1112,17 @@ mod tests {
     }
 
     #[test]
+    fn q8_0_matches_candle_on_any_row_count() {
+        // Widths that are not a multiple of 256, as Gemma 3's 640: there
+        // candle multiplies Q8_0 by Q8_0 blocks of 32, our arithmetic (for
+        // multiples of 256 it uses a repacked copy and activations in
+        // blocks of 256). Odd block counts take the single-block tail;
+        // prefill (above MAX_ROWS) goes to candle itself.
+        matches_candle(GgmlDType::Q8_0, 80, 640, &ROW_COUNTS);
+        matches_candle(GgmlDType::Q8_0, 40, 160, &[1, 5, MAX_ROWS, 100]);
+    }
+
+    #[test]
     fn products_of_several_matrices_equal_one_at_a_time() {
         let k = 512;
         let mats: Vec<KQuantMatMul> = [
@@ -1086,12 +1170,7 @@ mod tests {
     #[test]
     fn other_formats_stay_with_candle() {
         let w = Tensor::from_vec(values(32 * 256, 2), (32, 256), &Device::Cpu).unwrap();
-        for dtype in [
-            GgmlDType::Q5K,
-            GgmlDType::Q8_0,
-            GgmlDType::Q4_0,
-            GgmlDType::Q4_1,
-        ] {
+        for dtype in [GgmlDType::Q5K, GgmlDType::Q4_0, GgmlDType::Q4_1] {
             let q = Arc::new(QTensor::quantize(&w, dtype).unwrap());
             assert!(KQuantMatMul::new(q).unwrap().is_none(), "{dtype:?}");
         }
