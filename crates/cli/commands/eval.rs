@@ -119,7 +119,7 @@ pub enum MetricArg {
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
     Report(ReportArgs),
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 /// Compare systems on one test set: scores with 95% confidence intervals,
@@ -253,7 +253,7 @@ pub struct RunArgs {
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Some(EvalCommand::Report(report)) => run_report(report),
-        Some(EvalCommand::Run(run)) => run_translate_and_score(run),
+        Some(EvalCommand::Run(run)) => run_translate_and_score(*run),
         None => run_score(args.score),
     }
 }
