@@ -366,14 +366,40 @@ impl CausalLm {
     }
 
     /// [`CausalLm::prefill`] on the sequence of `slot`.
+    ///
+    /// With the fast backend the prefix may come from another slot: when
+    /// one holds at least [`MIN_BORROWED_PREFIX`] more of the prompt than
+    /// `slot` does, its cached keys and values for that prefix are copied
+    /// (a retry's attempts, or minimum Bayes risk candidates, share their
+    /// whole prompt).
     pub fn prefill_in(&mut self, slot: usize, prompt: &[u32]) -> Result<(Tensor, usize)> {
         self.ensure_slot(slot)?;
-        let shared = match self.weights {
-            Weights::Fast(_) => common_prefix(&self.histories[slot], prompt),
-            _ => 0,
+        let (shared, from) = match self.weights {
+            Weights::Fast(_) => {
+                let own = common_prefix(&self.histories[slot], prompt);
+                let (other, from) = (0..self.histories.len())
+                    .filter(|&s| s != slot)
+                    .map(|s| (common_prefix(&self.histories[s], prompt), s))
+                    .max()
+                    .unwrap_or((0, slot));
+                match other >= own + MIN_BORROWED_PREFIX {
+                    true => (other, from),
+                    false => (own, slot),
+                }
+            }
+            _ => (0, slot),
         };
         // At least the last token runs: its logits are the answer.
         let start = shared.min(prompt.len().saturating_sub(1));
+        if from != slot {
+            if let Weights::Fast(m) = &mut self.weights {
+                // Forget the slot's history first, so a failed copy never
+                // leaves it claiming tokens the cache lacks.
+                self.histories[slot].clear();
+                m.copy_prefix(from, slot, start)?;
+                self.histories[slot] = self.histories[from][..start].to_vec();
+            }
+        }
         let logits = self.forward_in(slot, &prompt[start..], start)?;
         Ok((logits, prompt.len() - start))
     }
@@ -391,6 +417,11 @@ impl CausalLm {
         tokenizer::decode(&self.tokenizer, ids)
     }
 }
+
+/// The fewest prompt tokens worth copying from another slot's cache rather
+/// than computing: below this the copy (every layer's keys and values for
+/// the whole prefix) saves too little.
+pub const MIN_BORROWED_PREFIX: usize = 8;
 
 /// Length of the longest common prefix of two token sequences.
 fn common_prefix(a: &[u32], b: &[u32]) -> usize {

@@ -403,13 +403,25 @@ impl DecoderLm {
     /// Makes slot `to` hold a copy of slot `from`'s sequence (beam search
     /// forks a hypothesis this way); `to`'s own sequence is dropped.
     pub fn copy_slot(&mut self, from: usize, to: usize) -> candle_core::Result<()> {
+        let len = self.seqs.get(from).map_or(0, |s| s.len);
+        self.copy_prefix(from, to, len)
+    }
+
+    /// Makes slot `to` hold the first `len` cached positions of slot `from`
+    /// (two prompts that share a beginning).
+    pub fn copy_prefix(&mut self, from: usize, to: usize, len: usize) -> candle_core::Result<()> {
         if from == to {
             return Ok(());
         }
         while self.seqs.len() <= from.max(to) {
             self.add_sequence(0)?;
         }
-        let len = self.seqs[from].len;
+        if len > self.seqs[from].len {
+            candle_core::bail!(
+                "slot {from} holds {} positions, not {len}",
+                self.seqs[from].len
+            );
+        }
         // Nothing of `to` is kept, so growing it copies nothing.
         self.seqs[to].len = 0;
         self.reserve(to, len)?;

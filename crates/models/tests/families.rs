@@ -1250,6 +1250,28 @@ fn check_gguf_batched(name: &str) {
     assert_eq!(ids[0], expected, "{what} greedy ids, row 0");
     assert_eq!(ids[1], expected, "{what} greedy ids, row 1");
 
+    // A fresh slot borrows the prompt's keys and values from a slot that
+    // holds it (here slot 1, which has decoded on past it) and computes
+    // only the last token, with the same logits.
+    let (l, computed) = lm.prefill_in(3, &prompt).unwrap();
+    let expect = match prompt.len() > tarjoman_models::causal::MIN_BORROWED_PREFIX {
+        true => 1,
+        false => prompt.len(),
+    };
+    assert_eq!(computed, expect, "{what}: tokens computed in a fresh slot");
+    assert_close(
+        &format!("{what} borrowed prefix"),
+        &l,
+        &r.t("logits").get(prompt.len() - 1).unwrap(),
+    );
+    // ... and decodes on from it like the others.
+    let l = lm.step_many(&[(3, expected[0])]).unwrap();
+    assert_close(
+        &format!("{what} step after a borrowed prefix"),
+        &l[0],
+        &r.t("greedy_logits").get(1).unwrap(),
+    );
+
     // Misuse is an error, not a panic.
     assert!(
         lm.step_many(&[(1, 0), (1, 0)]).is_err(),
