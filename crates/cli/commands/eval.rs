@@ -393,6 +393,7 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         "max_new_tokens": opts.generation.max_new_tokens,
         "length_cap": format!("{} x source chars + {}", opts.length_ratio, opts.length_slack),
         "retry": opts.retry,
+        "retry_attempts": opts.retry_attempts,
         "batch": opts.batch,
         "mbr_candidates": opts.candidates,
         "beams": opts.beams,

@@ -139,6 +139,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "no_repeat_ngram": generation.no_repeat_ngram,
         // What changes the translations a summary is made from.
         "retry": translate_opts.retry,
+        "retry_attempts": translate_opts.retry_attempts,
         "glossary": args.translation.glossary.as_ref().map(|p| p.display().to_string()),
         "mbr_candidates": translate_opts.candidates,
         "beams": translate_opts.beams,

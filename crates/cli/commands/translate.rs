@@ -78,6 +78,17 @@ pub struct TranslationArgs {
     #[arg(long)]
     pub no_retry: bool,
 
+    /// How many attempts a retry decodes side by side: the first greedy,
+    /// the others sampled at temperature 0.7, all with the note; the one
+    /// that fails fewest checks is kept (the greedy one on ties). Extra
+    /// attempts share each decoding step with the others, and only failing
+    /// sentences are retried, so they cost little time. 1 retries with the
+    /// greedy attempt alone.
+    #[arg(long, value_name = "N", conflicts_with = "no_retry",
+          default_value_t = tarjoman_engine::translate::DEFAULT_RETRY_ATTEMPTS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=16))]
+    pub retry_attempts: usize,
+
     /// How many sequences to decode together. On a CPU, decoding one token
     /// reads every weight of the model; 4 sequences share those reads at
     /// 2.3x the tokens/s of one. Sequences are sentences of separate
@@ -186,6 +197,7 @@ impl TranslationArgs {
             normalize: (!self.no_normalize).then(NormalizeOptions::default),
             generation: model.generation(),
             retry: !self.no_retry,
+            retry_attempts: self.retry_attempts,
             glossary,
             batch: self.batch,
             candidates: self.mbr,

@@ -42,6 +42,9 @@ pub enum Failure {
     Cut,
     MissingNumber(String),
     MissingName(String),
+    /// The output repeats the instructions of a prompt note
+    /// ([`retry_note`], [`glossary_note`]) instead of only translating.
+    EchoedNote,
     /// A glossary entry found in the source whose target is not in the output.
     MissingTerm {
         source: String,
@@ -62,6 +65,7 @@ impl Failure {
             Failure::Cut => "cut",
             Failure::MissingNumber(_) => "missing_number",
             Failure::MissingName(_) => "missing_name",
+            Failure::EchoedNote => "echoed_note",
             Failure::MissingTerm { .. } => "missing_term",
         }
     }
@@ -79,6 +83,7 @@ impl fmt::Display for Failure {
             Failure::Cut => write!(f, "translation was cut at the length limit"),
             Failure::MissingNumber(n) => write!(f, "number {n} of the source is missing"),
             Failure::MissingName(n) => write!(f, "name {n} of the source is missing"),
+            Failure::EchoedNote => write!(f, "translation repeats the prompt's instructions"),
             Failure::MissingTerm { source, target } => {
                 write!(
                     f,
@@ -111,6 +116,13 @@ pub fn diagnose(
     if let Some(phrase) = repetition(translation) {
         failures.push(Failure::Repetition(phrase));
     }
+    let lower = translation.to_lowercase();
+    if NOTE_PHRASES
+        .iter()
+        .any(|p| lower.contains(&p.to_lowercase()))
+    {
+        failures.push(Failure::EchoedNote);
+    }
     let source_chars = source.chars().filter(|c| !c.is_whitespace()).count();
     let output_chars = translation.chars().filter(|c| !c.is_whitespace()).count();
     if source_chars >= MIN_CHARS_FOR_LENGTH && output_chars > 0 {
@@ -130,7 +142,6 @@ pub fn diagnose(
             failures.push(Failure::MissingNumber(number));
         }
     }
-    let lower = translation.to_lowercase();
     for name in latin_tokens(source) {
         let is_word = name.chars().any(|c| c.is_alphabetic());
         if is_word && !lower.contains(&name.to_lowercase()) {
@@ -188,19 +199,29 @@ fn repetition(text: &str) -> Option<String> {
     None
 }
 
+/// The fixed phrases of the prompt notes. No news sentence contains them,
+/// so a translation that does has copied the note (small models do, as a
+/// parenthesis after the translation).
+const NOTE_PHRASES: [&str; 4] = [
+    "Answer in English only",
+    "Keep these numbers:",
+    "Keep these names:",
+    "Use these translations:",
+];
+
 /// The note added to a retry's prompt: what the translation must contain.
 pub fn retry_note(source: &str, terms: &[&GlossaryEntry]) -> String {
-    let mut parts = vec!["Answer in English only.".to_string()];
+    let mut parts = vec![format!("{}.", NOTE_PHRASES[0])];
     let numbers = extract_numbers(source);
     if !numbers.is_empty() {
-        parts.push(format!("Keep these numbers: {}.", numbers.join(", ")));
+        parts.push(format!("{} {}.", NOTE_PHRASES[1], numbers.join(", ")));
     }
     let names: Vec<&str> = latin_tokens(source)
         .into_iter()
         .filter(|t| t.chars().any(|c| c.is_alphabetic()))
         .collect();
     if !names.is_empty() {
-        parts.push(format!("Keep these names: {}.", names.join(", ")));
+        parts.push(format!("{} {}.", NOTE_PHRASES[2], names.join(", ")));
     }
     if let Some(note) = glossary_note(terms) {
         parts.push(note);
@@ -217,7 +238,7 @@ pub fn glossary_note(terms: &[&GlossaryEntry]) -> Option<String> {
         .iter()
         .map(|t| format!("{} = {}", t.source, t.target))
         .collect();
-    Some(format!("Use these translations: {}.", pairs.join("; ")))
+    Some(format!("{} {}.", NOTE_PHRASES[3], pairs.join("; ")))
 }
 
 /// Text as glossary matching sees it: normalized (yeh, kaf, digits) and
@@ -446,6 +467,20 @@ mod tests {
     fn bad_glossary_lines_are_reported_by_number() {
         assert_eq!(Glossary::parse("a\tb\nno tab here\n"), Err(2));
         assert_eq!(Glossary::parse("a\t \n"), Err(1));
+    }
+
+    #[test]
+    fn an_echoed_prompt_note_is_caught() {
+        let source = "دو کشور ۲۶۰۰ کیلومتر مرز مشترک دارند و TTP در آن فعال است.";
+        let note = retry_note(source, &[]);
+        let echoed =
+            format!("The two countries share a 2,600 km border where the TTP is active. ({note})");
+        assert_eq!(
+            kinds(&diagnose(source, &echoed, StopReason::Eos, &[])),
+            ["echoed_note"]
+        );
+        let clean = "The two countries share a 2,600 km border where the TTP is active.";
+        assert!(diagnose(source, clean, StopReason::Eos, &[]).is_empty());
     }
 
     #[test]
