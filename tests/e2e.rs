@@ -382,9 +382,15 @@ fn eval_run_chains_and_context_sentences_decide_what_each_line_sees() {
     };
     // One row at a time, so that every difference comes from the prompts.
     let (alone, _) = hyps("alone", &["--no-context", "--batch", "1"]);
-    let (one, record1) = hyps("one", &["--chains", "1", "--batch", "1"]);
+    let (one, record1) = hyps(
+        "one",
+        &["--chains", "1", "--batch", "1", "--context-sentences", "1"],
+    );
     assert_eq!(record1["settings"]["context_chains"], 1, "{record1}");
-    let (three, record) = hyps("three", &["--chains", "3", "--batch", "1"]);
+    let (three, record) = hyps(
+        "three",
+        &["--chains", "3", "--batch", "1", "--context-sentences", "1"],
+    );
     assert_eq!(record["settings"]["context_chains"], 3, "{record}");
     // One chain: only the first line is without context, and the context
     // changes what the model writes.
@@ -402,13 +408,54 @@ fn eval_run_chains_and_context_sentences_decide_what_each_line_sees() {
     // longer.
     let (two_back, record2) = hyps(
         "two-back",
-        &["--chains", "1", "--batch", "1", "--context-sentences", "2"],
+        &[
+            "--chains",
+            "1",
+            "--batch",
+            "1",
+            "--context-sentences",
+            "2",
+            "--context-window",
+            "sliding",
+        ],
     );
     assert_eq!(record2["settings"]["context_sentences"], 2, "{record2}");
     assert_eq!(two_back[..2], one[..2]);
     assert!(
         record2["prompt_tokens"].as_u64() > record1["prompt_tokens"].as_u64(),
         "{record2} vs {record1}"
+    );
+    // A growing window of up to three: lines 0-3 see 0, 1, 2, 3 lines
+    // before them, as with a sliding window of three, then line 4 starts
+    // again from one. While it grows, each prompt extends the previous
+    // one, whose keys and values are reused: far fewer prompt tokens are
+    // computed. (Only line 0 is compared: reused keys and values were
+    // computed in other chunks, so near-ties may break differently.)
+    let window = |kind: &'static str| {
+        [
+            "--chains",
+            "1",
+            "--batch",
+            "1",
+            "--context-sentences",
+            "3",
+            "--context-window",
+            kind,
+        ]
+    };
+    let (sliding, record_s) = hyps("sliding-3", &window("sliding"));
+    let (growing, record_g) = hyps("growing-3", &window("growing"));
+    assert_eq!(
+        record_g["settings"]["context_window"], "growing",
+        "{record_g}"
+    );
+    assert_eq!(growing[0], sliding[0]);
+    let computed = |r: &serde_json::Value| r["prefilled_tokens"].as_u64().unwrap();
+    assert!(
+        computed(&record_g) * 3 < computed(&record_s) * 2,
+        "growing computed {} prompt tokens, sliding {}",
+        computed(&record_g),
+        computed(&record_s)
     );
     // Side by side (--batch 3): still six lines in order.
     let (batched, _) = hyps("batched", &["--chains", "3", "--batch", "3"]);

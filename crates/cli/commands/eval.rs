@@ -400,6 +400,7 @@ fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         "length_penalty": (opts.beams > 1).then_some(opts.length_penalty),
         "context": opts.context,
         "context_sentences": opts.context.then_some(opts.context_sentences),
+        "context_window": opts.context.then(|| format!("{:?}", opts.context_window).to_lowercase()),
         "document_chains": opts.context.then_some(opts.document_chains),
         "context_chains": opts.context.then_some(opts.context_chains),
         "unit": format!("{:?}", opts.unit).to_lowercase(),

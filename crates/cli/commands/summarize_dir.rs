@@ -146,6 +146,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "length_penalty": translate_opts.length_penalty,
         "context": translate_opts.context,
         "context_sentences": translate_opts.context.then_some(translate_opts.context_sentences),
+        "context_window": translate_opts.context.then(|| format!("{:?}", translate_opts.context_window).to_lowercase()),
         "document_chains": translate_opts.context.then_some(translate_opts.document_chains),
         "unit": format!("{:?}", translate_opts.unit).to_lowercase(),
         "system_prompt": translate_opts.system_prompt,

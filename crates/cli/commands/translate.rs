@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use tarjoman_engine::generate::GenerationConfig;
 use tarjoman_engine::guard::Glossary;
-use tarjoman_engine::translate::{Event, TranslateOptions, Unit};
+use tarjoman_engine::translate::{ContextWindow, Event, TranslateOptions, Unit};
 use tarjoman_text::normalize::NormalizeOptions;
 
 use crate::input::{read_document, require_persian, AtomicOutput};
@@ -125,8 +125,9 @@ pub struct TranslationArgs {
     #[arg(long, value_name = "A", default_value_t = 1.0)]
     pub length_penalty: f64,
 
-    /// Show the model the previous sentence and its translation before each
-    /// sentence, as an earlier turn of the conversation, so pronouns,
+    /// Show the model the sentences before each one (see
+    /// --context-sentences) and their translations, as earlier turns of
+    /// the conversation, so pronouns,
     /// names and terms stay consistent (the default for GGUF models: 2.85
     /// chrF++ better on our development set). Sentences of a chain (see
     /// --document-chains) then wait for each other, so --batch batches the
@@ -140,12 +141,23 @@ pub struct TranslationArgs {
     #[arg(long)]
     pub no_context: bool,
 
-    /// With context, show the N sentences before each one (with their
-    /// translations) instead of only the previous one. GGUF models only.
-    /// [default: 1]
+    /// With context, show up to N sentences before each one (with their
+    /// translations) as earlier turns; see --context-window. GGUF models
+    /// only. [default: 4]
     #[arg(long, value_name = "N", conflicts_with = "no_context",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=8))]
     pub context_sentences: Option<usize>,
+
+    /// How the context of --context-sentences N moves along a document:
+    /// `growing` (1, 2, ... N sentences before, then again 1: while the
+    /// context grows, each prompt extends the previous one, whose computed
+    /// keys and values are reused, so it costs less time) or `sliding`
+    /// (each sentence sees the N before it, all computed anew). On our
+    /// development set growing to 4 scores as one previous sentence does,
+    /// with a fifth fewer prompt tokens computed. GGUF models only.
+    /// [default: growing]
+    #[arg(long, value_enum, conflicts_with = "no_context")]
+    pub context_window: Option<ContextWindowArg>,
 
     /// With context, cut each document's sentences into up to N chains
     /// of context that decode side by side: a chain's first sentence
@@ -168,6 +180,13 @@ pub struct TranslationArgs {
     /// text; see crates/engine/prompts.toml) with TEXT.
     #[arg(long, value_name = "TEXT")]
     pub system_prompt: Option<String>,
+}
+
+/// `--context-window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ContextWindowArg {
+    Sliding,
+    Growing,
 }
 
 /// `--unit`.
@@ -205,6 +224,11 @@ impl TranslationArgs {
             length_penalty: self.length_penalty,
             context,
             context_sentences: self.context_sentences.unwrap_or(defaults.context_sentences),
+            context_window: match self.context_window {
+                Some(ContextWindowArg::Sliding) => ContextWindow::Sliding,
+                Some(ContextWindowArg::Growing) => ContextWindow::Growing,
+                None => defaults.context_window,
+            },
             document_chains: self.document_chains.unwrap_or(defaults.document_chains),
             unit: match self.unit {
                 UnitArg::Sentence => Unit::Sentence,
@@ -218,6 +242,7 @@ impl TranslationArgs {
                 (self.beams.is_some_and(|b| b > 1), "--beams"),
                 (self.context, "--context"),
                 (self.context_sentences.is_some(), "--context-sentences"),
+                (self.context_window.is_some(), "--context-window"),
                 (self.document_chains.is_some(), "--document-chains"),
                 (self.unit != UnitArg::Sentence, "--unit paragraph"),
                 (self.system_prompt.is_some(), "--system-prompt"),
