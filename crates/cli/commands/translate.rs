@@ -72,9 +72,10 @@ pub struct TranslationArgs {
 
     /// Keep the first translation of every sentence, even when it fails a
     /// check (Persian script left, source copied, repetition, length far
-    /// off, a number, Latin name or glossary term missing). By default such
-    /// a sentence is translated once more with a note of what must appear,
-    /// and the better attempt is kept; what still fails is a warning.
+    /// off, a number, Latin name or glossary term missing, the prompt's
+    /// instructions echoed). By default such a sentence is translated again
+    /// with a note of what must appear (see --retry-attempts), and the
+    /// attempt that fails least is kept; what still fails is a warning.
     #[arg(long)]
     pub no_retry: bool,
 

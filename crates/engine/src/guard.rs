@@ -4,10 +4,12 @@
 //! [`diagnose`] looks at one translated sentence next to its source and names
 //! what went wrong: Persian script left in the output, the source copied,
 //! runaway repetition, an output far longer or shorter than the source, a
-//! number, Latin-script name or glossary term of the source missing. The
-//! translator retries a failing sentence once with a fallback (a prompt note
-//! listing what must appear, and a repetition penalty) and keeps whichever
-//! attempt fails less; what still fails becomes the sentence's warnings.
+//! number, Latin-script name or glossary term of the source missing, the
+//! prompt note's instructions echoed. The translator retries a failing
+//! sentence with a fallback (a prompt note listing what must appear, and a
+//! repetition penalty; several attempts side by side, one greedy and the
+//! others sampled) and keeps whichever attempt fails least; what still
+//! fails becomes the sentence's warnings.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -40,8 +40,9 @@ pub struct TranslateOptions {
     /// token-relative cap far too loose for the English answer.
     pub length_ratio: f32,
     pub length_slack: usize,
-    /// Retry a sentence that fails a guard (see [`crate::guard`]) once, with
-    /// a prompt note listing what must appear and a repetition penalty.
+    /// Retry a sentence that fails a guard (see [`crate::guard`]), with a
+    /// prompt note listing what must appear and a repetition penalty, in
+    /// `retry_attempts` attempts.
     pub retry: bool,
     /// Attempts a retry decodes side by side: the first greedy, the others
     /// sampled ([`RETRY_TEMPERATURE`]); the attempt that fails least is
