@@ -45,7 +45,7 @@ pub struct TranslateOptions {
     /// `retry_attempts` attempts.
     pub retry: bool,
     /// Attempts a retry decodes side by side: the first greedy, the others
-    /// sampled ([`RETRY_TEMPERATURE`]); the attempt that fails least is
+    /// sampled (as the extra `candidates` are); the attempt that fails least is
     /// kept (the earliest on ties), if it fails less than the first
     /// translation. With beam search a retry is one beam-searched attempt.
     pub retry_attempts: usize,
@@ -177,9 +177,6 @@ const RETRY_REPEAT_PENALTY: f32 = 1.15;
 /// article 3 attempts cost 4.4 s (11%) over 1, 4 attempts 6.7 s.
 pub const DEFAULT_RETRY_ATTEMPTS: usize = 3;
 
-/// Sampling temperature of a retry's attempts after the first.
-pub const RETRY_TEMPERATURE: f64 = 0.7;
-
 /// Default of [`TranslateOptions::context_sentences`], with a
 /// [`ContextWindow::Growing`] window: on 300 TICO-19 lines the same scores
 /// as one previous sentence (chrF++ 42.03 against 42.18, BLEU 18.31
@@ -198,11 +195,11 @@ pub const DEFAULT_BATCH: usize = 4;
 pub const DEFAULT_BEAMS: usize = 1;
 
 /// Sampling settings of the extra candidates of minimum Bayes risk
-/// decoding ([`TranslateOptions::candidates`]): varied enough to disagree
-/// where the model is unsure, close enough to the greedy answer to stay
-/// translations.
-const MBR_TEMPERATURE: f64 = 0.7;
-const MBR_TOP_P: f64 = 0.95;
+/// decoding ([`TranslateOptions::candidates`]) and of a retry's attempts
+/// after the first: varied enough to disagree where the model is unsure,
+/// close enough to the greedy answer to stay translations.
+const SAMPLE_TEMPERATURE: f64 = 0.7;
+const SAMPLE_TOP_P: f64 = 0.95;
 
 impl Default for TranslateOptions {
     fn default() -> Self {
@@ -508,9 +505,8 @@ impl<'m> Translator<'m> {
             prompt: None,
             retry_prompt: None,
             started: None,
-            candidates: Vec::new(),
+            attempts: Vec::new(),
             first: None,
-            retries: Vec::new(),
             totals: Totals::default(),
             translation: None,
             done: None,
@@ -607,12 +603,11 @@ struct Sentence<'g> {
     /// The retry's prompt, once a retry is needed.
     retry_prompt: Option<(Vec<u32>, Vec<String>)>,
     started: Option<Instant>,
-    /// Finished candidates of the first attempt: index, cleaned text, run.
-    candidates: Vec<(usize, String, Generation)>,
+    /// Finished jobs of the round running (the first attempt's
+    /// candidates, then the retry's attempts): job index, cleaned text, run.
+    attempts: Vec<(usize, String, Generation)>,
     /// The first attempt, kept while its retry runs.
     first: Option<(String, Generation, Vec<Failure>)>,
-    /// Finished attempts of the retry: index, cleaned text, run.
-    retries: Vec<(usize, String, Generation)>,
     totals: Totals,
     /// The final translation, kept as the next sentence's context.
     translation: Option<String>,
@@ -756,43 +751,25 @@ where
         let prompt = prompt.ok_or_else(|| {
             crate::Error::Internal(format!("sentence {sentence} has no prompt yet"))
         })?;
-        let (prompt, config) = match retry {
-            true => {
-                let sampled = k > self.candidates();
-                (
-                    prompt.clone(),
-                    GenerationConfig {
-                        repeat_penalty: config.repeat_penalty.max(RETRY_REPEAT_PENALTY),
-                        temperature: match sampled {
-                            true => Some(RETRY_TEMPERATURE),
-                            false => config.temperature,
-                        },
-                        top_p: match sampled {
-                            true => Some(MBR_TOP_P),
-                            false => config.top_p,
-                        },
-                        seed: config.seed.wrapping_add(k as u64),
-                        ..config
-                    },
-                )
-            }
-            false if k > 0 => (
-                prompt.clone(),
-                GenerationConfig {
-                    temperature: Some(MBR_TEMPERATURE),
-                    top_p: Some(MBR_TOP_P),
-                    seed: config.seed.wrapping_add(k as u64),
-                    ..config
-                },
-            ),
-            false => (prompt.clone(), config),
+        // Each job has its own seed. The first job of each round decodes as
+        // configured, the others sample; a retry's jobs penalize repeats.
+        let mut config = GenerationConfig {
+            seed: config.seed.wrapping_add(k as u64),
+            ..config
         };
+        if k != 0 && k != self.candidates() {
+            config.temperature = Some(SAMPLE_TEMPERATURE);
+            config.top_p = Some(SAMPLE_TOP_P);
+        }
+        if retry {
+            config.repeat_penalty = config.repeat_penalty.max(RETRY_REPEAT_PENALTY);
+        }
         Ok(Job {
             id: sentence * self.stride() + k,
-            prompt: prompt.0,
+            prompt: prompt.0.clone(),
             config,
             cap: Some(s.cap),
-            stop: prompt.1,
+            stop: prompt.1.clone(),
         })
     }
 }
@@ -830,39 +807,36 @@ where
         let s = &mut self.sentences[i];
         s.totals.add(&generation);
         let text = clean_output(&generation.text, self.label);
-        let (translation, generation) = if retry {
-            s.retries.push((k, text, generation));
-            if s.retries.len() < stride - candidates {
-                return Ok(());
-            }
-            // Attempts finish in any order: sorting keeps the choice
-            // independent of timing.
-            s.retries.sort_by_key(|r| r.0);
-            let texts: Vec<&str> = s.retries.iter().map(|r| r.1.as_str()).collect();
-            let failures: Vec<Vec<Failure>> = s
-                .retries
-                .iter()
-                .map(|r| diagnose(&s.source, &r.1, r.2.stop, &s.terms))
-                .collect();
-            let best = retry_choice(&s.source, &texts, &failures);
-            let (_, text, generation) = s.retries.swap_remove(best);
-            s.retries.clear();
-            (text, generation)
-        } else {
-            s.candidates.push((k, text, generation));
-            if s.candidates.len() < candidates {
-                return Ok(());
-            }
-            // Candidates finish in any order: sorting keeps the choice
-            // independent of timing.
-            s.candidates.sort_by_key(|c| c.0);
-            let texts: Vec<&str> = s.candidates.iter().map(|c| c.1.as_str()).collect();
-            let best = mbr_choice(&texts);
-            let (_, text, generation) = s.candidates.swap_remove(best);
-            s.candidates.clear();
-            (text, generation)
+        s.attempts.push((k, text, generation));
+        let round = match retry {
+            true => stride - candidates,
+            false => candidates,
         };
-        let failures = diagnose(&s.source, &translation, generation.stop, &s.terms);
+        if s.attempts.len() < round {
+            return Ok(());
+        }
+        // Jobs finish in any order: sorting keeps the choice independent
+        // of timing.
+        s.attempts.sort_by_key(|a| a.0);
+        let texts: Vec<&str> = s.attempts.iter().map(|a| a.1.as_str()).collect();
+        let mut failures: Vec<Vec<Failure>> = match retry {
+            true => s
+                .attempts
+                .iter()
+                .map(|a| diagnose(&s.source, &a.1, a.2.stop, &s.terms))
+                .collect(),
+            false => Vec::new(),
+        };
+        let best = match retry {
+            true => retry_choice(&s.source, &texts, &failures),
+            false => mbr_choice(&texts),
+        };
+        let (_, translation, generation) = s.attempts.swap_remove(best);
+        s.attempts.clear();
+        let failures = match retry {
+            true => failures.swap_remove(best),
+            false => diagnose(&s.source, &translation, generation.stop, &s.terms),
+        };
         let (translation, generation, failures) = if !retry {
             if self.opts.retry && !failures.is_empty() {
                 s.first = Some((translation, generation, failures));

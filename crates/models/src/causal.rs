@@ -347,10 +347,22 @@ impl CausalLm {
     pub fn copy_slot(&mut self, from: usize, to: usize) -> Result<()> {
         self.ensure_slot(from)?;
         self.ensure_slot(to)?;
-        if let Weights::Fast(m) = &mut self.weights {
-            m.copy_slot(from, to)?;
+        self.copy_prefix(from, to, self.histories[from].len())
+    }
+
+    /// Makes slot `to` hold the first `len` tokens of slot `from` (both
+    /// ensured, `len` at most `from`'s history).
+    fn copy_prefix(&mut self, from: usize, to: usize, len: usize) -> Result<()> {
+        if from == to {
+            return Ok(());
         }
-        self.histories[to] = self.histories[from].clone();
+        // Forget `to`'s history first, so a failed copy never leaves it
+        // claiming tokens the cache lacks.
+        self.histories[to].clear();
+        if let Weights::Fast(m) = &mut self.weights {
+            m.copy_prefix(from, to, len)?;
+        }
+        self.histories[to] = self.histories[from][..len].to_vec();
         Ok(())
     }
 
@@ -391,15 +403,7 @@ impl CausalLm {
         };
         // At least the last token runs: its logits are the answer.
         let start = shared.min(prompt.len().saturating_sub(1));
-        if from != slot {
-            if let Weights::Fast(m) = &mut self.weights {
-                // Forget the slot's history first, so a failed copy never
-                // leaves it claiming tokens the cache lacks.
-                self.histories[slot].clear();
-                m.copy_prefix(from, slot, start)?;
-                self.histories[slot] = self.histories[from][..start].to_vec();
-            }
-        }
+        self.copy_prefix(from, slot, start)?;
         let logits = self.forward_in(slot, &prompt[start..], start)?;
         Ok((logits, prompt.len() - start))
     }

@@ -400,15 +400,9 @@ impl DecoderLm {
         Ok(())
     }
 
-    /// Makes slot `to` hold a copy of slot `from`'s sequence (beam search
-    /// forks a hypothesis this way); `to`'s own sequence is dropped.
-    pub fn copy_slot(&mut self, from: usize, to: usize) -> candle_core::Result<()> {
-        let len = self.seqs.get(from).map_or(0, |s| s.len);
-        self.copy_prefix(from, to, len)
-    }
-
     /// Makes slot `to` hold the first `len` cached positions of slot `from`
-    /// (two prompts that share a beginning).
+    /// (beam search forks a hypothesis; two prompts share a beginning);
+    /// `to`'s own sequence is dropped.
     pub fn copy_prefix(&mut self, from: usize, to: usize, len: usize) -> candle_core::Result<()> {
         if from == to {
             return Ok(());
