@@ -40,6 +40,7 @@ enum Command {
 fn main() -> ExitCode {
     memory::keep_freed_memory();
     threads::pin();
+    init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Translate(args) => commands::translate::run(args),
@@ -59,6 +60,20 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (for example
+/// `RUST_LOG=tarjoman_engine=debug` shows each prefill and finished
+/// generation); by default only warnings.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing::level_filters::LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 /// A closed stdout (`tarjoman translate x | head`) is not an error.

@@ -308,6 +308,14 @@ pub fn generate_many<S: JobSource>(
                     .map_err(crate::Error::from)?;
                 row.prefilled = computed;
                 row.prefill = start.elapsed();
+                tracing::debug!(
+                    job = job.id,
+                    slot,
+                    prompt = job.prompt.len(),
+                    computed,
+                    ms = row.prefill.as_millis() as u64,
+                    "prefill"
+                );
                 match row.advance(logits, &eos, &[], |ids| lm.decode(ids))? {
                     Some(next) => *state = Some((job.id, row, next)),
                     None => source.finished(job.id, row.finish())?,
@@ -324,13 +332,19 @@ pub fn generate_many<S: JobSource>(
         }
         let start = Instant::now();
         let logits = lm.step_many(&rows).map_err(crate::Error::from)?;
-        let share = start.elapsed() / rows.len() as u32;
+        let elapsed = start.elapsed();
+        tracing::trace!(rows = rows.len(), us = elapsed.as_micros() as u64, "step");
+        let share = elapsed / rows.len() as u32;
         for (&(slot, _), logits) in rows.iter().zip(logits) {
             let (id, mut row, _) = running[slot].take().expect("slot is running");
             row.decode += share;
             match row.advance(logits, &eos, &[], |ids| lm.decode(ids))? {
                 Some(next) => running[slot] = Some((id, row, next)),
-                None => source.finished(id, row.finish())?,
+                None => {
+                    let g = row.finish();
+                    tracing::debug!(job = id, slot, tokens = g.tokens.len(), stop = ?g.stop, "finished");
+                    source.finished(id, g)?
+                }
             }
         }
     }
