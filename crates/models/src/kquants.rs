@@ -858,6 +858,8 @@ pub fn supported() -> bool {
 /// # Safety
 /// The CPU must have AVX-512 F, BW and VNNI; `xs` and `out` must be `R`
 /// long and `w` must hold as many Q4_K blocks as each row of `xs`.
+// Block `b` indexes the weight row and every row of activations alike.
+#[allow(clippy::needless_range_loop)]
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn dot_rows_q4k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut [f32]) {
@@ -871,13 +873,13 @@ unsafe fn dot_rows_q4k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut 
     let low4 = _mm256_set1_epi8(0x0F);
     let zero = _mm512_setzero_si512();
     // 32 bytes of nibbles hold values 64c..64c+32 (low) and 64c+32..64c+64
-    // (high), groups 2c and 2c+1: lanes 0..8 of their dot product take
-    // scale 2c, lanes 8..16 scale 2c+1.
+    // (high), groups 2c and 2c+1: 16-bit lanes 0..16 of their products
+    // (pairs of values) take scale 2c, lanes 16..32 scale 2c+1.
     let spread = [
-        _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-        _mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-        _mm_setr_epi8(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-        _mm_setr_epi8(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+        _mm256_setr_m128i(_mm_set1_epi8(0), _mm_set1_epi8(1)),
+        _mm256_setr_m128i(_mm_set1_epi8(2), _mm_set1_epi8(3)),
+        _mm256_setr_m128i(_mm_set1_epi8(4), _mm_set1_epi8(5)),
+        _mm256_setr_m128i(_mm_set1_epi8(6), _mm_set1_epi8(7)),
     ];
     let mut acc = [_mm512_setzero_ps(); R];
     let mut acc_min = [_mm_setzero_ps(); R];
@@ -895,6 +897,7 @@ unsafe fn dot_rows_q4k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut 
         u[2] = aux;
         u[0] &= K1;
         let scales_mins = _mm_loadu_si128(u.as_ptr().cast());
+        let scales_2 = _mm256_broadcastsi128_si256(scales_mins);
         // Σⱼ minⱼ · Σ yⱼ: 6-bit minimums times 16-bit sums.
         let mins = _mm_cvtepu8_epi16(_mm_srli_si128::<8>(scales_mins));
         for r in 0..R {
@@ -913,11 +916,15 @@ unsafe fn dot_rows_q4k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut 
             let lo = _mm256_and_si256(bytes, low4);
             let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(bytes), low4);
             let q = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
-            let scale = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(scales_mins, *spread));
+            let scale = _mm512_cvtepu8_epi16(_mm256_shuffle_epi8(scales_2, *spread));
             for r in 0..R {
                 let ys = _mm512_loadu_si512(xs[r][b].qs.as_ptr().add(64 * c).cast());
-                let dot = _mm512_dpbusd_epi32(zero, q, ys);
-                isum[r] = _mm512_add_epi32(isum[r], _mm512_mullo_epi32(dot, scale));
+                // Pairs q·y in 16 bits (at most 2 · 15 · 128), then each
+                // pair of pairs times its scale into the 32-bit lane of
+                // values 4j..4j+4: the integer sums `vpdpbusd` and a
+                // multiply by the scale would give, in two instructions.
+                let pairs = _mm512_maddubs_epi16(q, ys);
+                isum[r] = _mm512_dpwssd_epi32(isum[r], pairs, scale);
             }
         }
         for r in 0..R {
@@ -938,6 +945,8 @@ unsafe fn dot_rows_q4k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut 
 /// # Safety
 /// The CPU must have AVX-512 F, BW and VNNI; `xs` and `out` must be `R`
 /// long and `w` must hold as many Q6_K blocks as each row of `xs`.
+// Block `b` indexes the weight row and every row of activations alike.
+#[allow(clippy::needless_range_loop)]
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn dot_rows_q6k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut [f32]) {
@@ -958,10 +967,16 @@ unsafe fn dot_rows_q6k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut 
     };
     let shift_lo = shifts(0, 2);
     let shift_hi = shifts(4, 6);
-    // Lane j of a dot product covers values 4j..4j+4, whose scale is j / 4
-    // (16 values per scale).
-    let spread_lo = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    let spread_hi = _mm_setr_epi8(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+    // 16-bit lane j of a product covers values 2j..2j+2, whose scale is
+    // j / 8 (16 values per scale).
+    let spread_lo = _mm256_setr_m128i(
+        _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+        _mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+    );
+    let spread_hi = _mm256_setr_m128i(
+        _mm_setr_epi8(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+        _mm_setr_epi8(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+    );
     let zero = _mm512_setzero_si512();
     let mut acc = [_mm512_setzero_ps(); R];
     for b in 0..blocks {
@@ -980,24 +995,26 @@ unsafe fn dot_rows_q6k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut 
                 _mm512_and_si512(_mm512_srli_epi16(low, 4), low4),
                 _mm512_slli_epi16(h_hi, 4),
             );
-            let scales = _mm_loadl_epi64(sc.add(8 * half).cast());
-            let s_lo = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scales, spread_lo));
-            let s_hi = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scales, spread_hi));
+            let scales = _mm256_broadcastsi128_si256(_mm_loadl_epi64(sc.add(8 * half).cast()));
+            let s_lo = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(scales, spread_lo));
+            let s_hi = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(scales, spread_hi));
             for r in 0..R {
                 let y = &xs[r][b];
                 let y_lo = _mm512_loadu_si512(y.qs.as_ptr().add(128 * half).cast());
                 let y_hi = _mm512_loadu_si512(y.qs.as_ptr().add(128 * half + 64).cast());
-                // (q - 32) · y, four values per lane.
-                let d_lo = _mm512_sub_epi32(
-                    _mm512_dpbusd_epi32(zero, q_lo, y_lo),
-                    _mm512_dpbusd_epi32(zero, offset, y_lo),
+                // (q - 32) · y for pairs of values in 16 bits (q · y at
+                // most 2 · 63 · 128), then pairs of pairs times their
+                // scale into 32-bit lanes (see `dot_rows_q4k`).
+                let d_lo = _mm512_sub_epi16(
+                    _mm512_maddubs_epi16(q_lo, y_lo),
+                    _mm512_maddubs_epi16(offset, y_lo),
                 );
-                let d_hi = _mm512_sub_epi32(
-                    _mm512_dpbusd_epi32(zero, q_hi, y_hi),
-                    _mm512_dpbusd_epi32(zero, offset, y_hi),
+                let d_hi = _mm512_sub_epi16(
+                    _mm512_maddubs_epi16(q_hi, y_hi),
+                    _mm512_maddubs_epi16(offset, y_hi),
                 );
-                isum[r] = _mm512_add_epi32(isum[r], _mm512_mullo_epi32(d_lo, s_lo));
-                isum[r] = _mm512_add_epi32(isum[r], _mm512_mullo_epi32(d_hi, s_hi));
+                isum[r] = _mm512_dpwssd_epi32(isum[r], d_lo, s_lo);
+                isum[r] = _mm512_dpwssd_epi32(isum[r], d_hi, s_hi);
             }
         }
         for r in 0..R {
