@@ -162,8 +162,9 @@ pub struct TranslationArgs {
 
     /// With context, cut each document's sentences into up to N chains
     /// of context that decode side by side: a chain's first sentence
-    /// starts without context. Each chain keeps at least 6 sentences, and
-    /// cuts fall on paragraph starts where one is near. Two sentences
+    /// starts without context. There is at most one chain per 6
+    /// sentences; the cuts split the document's length evenly, moved to a
+    /// paragraph start where one is near. Two sentences
     /// decode in little more time than one, so the default, 2, translates
     /// the seed article (16 sentences) in about 0.7x the time of 1.
     /// GGUF models only. [default: 2]

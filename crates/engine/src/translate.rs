@@ -99,10 +99,11 @@ pub struct TranslateOptions {
     pub context_chains: usize,
     /// With `context`, each document's sentences are cut into up to this
     /// many contiguous chains of context that decode side by side (a
-    /// chain's first sentence starts without context; cuts fall on
-    /// paragraph starts where one is near). Each chain keeps at least
-    /// [`MIN_CHAIN_SENTENCES`] sentences, so short documents stay one
-    /// chain. 1 (or 0) keeps every document one chain.
+    /// chain's first sentence starts without context; cuts split the
+    /// length evenly, moved to a paragraph start where one is near). There
+    /// is at most one chain per [`MIN_CHAIN_SENTENCES`] sentences, so
+    /// short documents stay one chain. 1 (or 0) keeps every document one
+    /// chain.
     pub document_chains: usize,
     /// What the model translates at once.
     pub unit: Unit,
@@ -893,15 +894,23 @@ where
 /// and one sentence in 16 loses its context.
 pub const DOCUMENT_CHAINS: usize = 2;
 
-/// The fewest sentences a chain of [`TranslateOptions::document_chains`]
-/// keeps.
+/// A document gets at most one chain of
+/// [`TranslateOptions::document_chains`] per this many sentences.
 pub const MIN_CHAIN_SENTENCES: usize = 6;
 
+/// What a sentence costs beyond its bytes when chains are balanced, in
+/// bytes of Persian source (about 18 tokens): its prompt's template and one
+/// more prompt to run.
+const SENTENCE_COST_BYTES: usize = 64;
+
 /// The sentences (numbered among a document's sentence pieces) that start
-/// a chain of context after the first, for up to `chains` chains of at
-/// least [`MIN_CHAIN_SENTENCES`]. Each cut is at the even split point,
-/// moved forward to the first sentence that starts a line (a paragraph)
-/// if one comes before the next cut's point.
+/// a chain of context after the first, for up to `chains` chains, no more
+/// than one per [`MIN_CHAIN_SENTENCES`] sentences. The chains decode side by side and the
+/// document is done when the longest is, so each cut is at the point that
+/// splits the document's length evenly (bytes, plus
+/// [`SENTENCE_COST_BYTES`] per sentence), or at the sentence that starts a
+/// line (a paragraph) nearest to it, if one is within a quarter of a
+/// chain's length.
 fn chain_starts(cut: &[Piece], chains: usize) -> Vec<usize> {
     let sentences: Vec<&Piece> = cut
         .iter()
@@ -910,14 +919,26 @@ fn chain_starts(cut: &[Piece], chains: usize) -> Vec<usize> {
     let n = sentences.len();
     let chains = chains.clamp(1, (n / MIN_CHAIN_SENTENCES).max(1));
     let opens_line = |i: usize| i == 0 || sentences[i].line != sentences[i - 1].line;
-    (1..chains)
-        .map(|c| {
-            let (even, next) = (c * n / chains, (c + 1) * n / chains);
-            (even..next.max(even + 1).min(n))
-                .find(|&i| opens_line(i))
-                .unwrap_or(even)
-        })
-        .collect()
+    // before[i]: the length of sentences 0..i.
+    let mut before = vec![0usize; n + 1];
+    for (i, s) in sentences.iter().enumerate() {
+        before[i + 1] = before[i] + s.span.len() + SENTENCE_COST_BYTES;
+    }
+    let total = before[n];
+    let mut starts: Vec<usize> = Vec::with_capacity(chains - 1);
+    for c in 1..chains {
+        let target = c * total / chains;
+        let off = |i: usize| before[i].abs_diff(target);
+        // Every chain keeps at least one sentence.
+        let first = starts.last().map_or(1, |&s| s + 1);
+        let range = first..=n - (chains - c);
+        let even = range.clone().min_by_key(|&i| off(i)).unwrap_or(first);
+        let paragraph = range
+            .filter(|&i| opens_line(i) && off(i) <= total / chains / 4)
+            .min_by_key(|&i| off(i));
+        starts.push(paragraph.unwrap_or(even));
+    }
+    starts
 }
 
 /// The retry attempt to keep: the one whose checks fail least; among
@@ -1183,10 +1204,11 @@ mod tests {
         let cut = sentences_on(&seed);
         assert_eq!(chain_starts(&cut, 1), Vec::<usize>::new());
         // The even point (sentence 8) is the second sentence of line 7:
-        // the cut moves on to sentence 9, which starts line 8.
-        assert_eq!(chain_starts(&cut, 2), vec![9]);
+        // the cut moves to the nearest paragraph start, sentences 7 and 9
+        // being as near, the first.
+        assert_eq!(chain_starts(&cut, 2), vec![7]);
         // At most 16 / 6 = 2 chains of at least six sentences.
-        assert_eq!(chain_starts(&cut, 4), vec![9]);
+        assert_eq!(chain_starts(&cut, 4), vec![7]);
         // Fewer than 12 sentences: one chain.
         assert_eq!(
             chain_starts(&sentences_on(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), 2),
@@ -1197,6 +1219,27 @@ mod tests {
         // Three chains of 6.
         let lines: Vec<usize> = (0..18).collect();
         assert_eq!(chain_starts(&sentences_on(&lines), 3), vec![6, 12]);
+    }
+
+    #[test]
+    fn document_chains_split_the_length_not_the_count() {
+        // 12 one-sentence paragraphs, the first four twice as long as the
+        // others (with the per-sentence cost): half the length (8 of 16
+        // units) is in the first four, not the first six.
+        let unit = 100;
+        let cut: Vec<Piece> = (0..12)
+            .map(|line| Piece {
+                span: 0..(if line < 4 { 2 * unit } else { unit }) - SENTENCE_COST_BYTES,
+                kind: PieceKind::Sentence,
+                line,
+            })
+            .collect();
+        assert_eq!(chain_starts(&cut, 2), vec![4]);
+        // A paragraph start more than a quarter of a chain away from the
+        // even point is not taken: one paragraph of 12 sentences, and a
+        // second of 4 that starts at sentence 12 of 16.
+        let lines: Vec<usize> = [0; 12].into_iter().chain([1; 4]).collect();
+        assert_eq!(chain_starts(&sentences_on(&lines), 2), vec![8]);
     }
 
     #[test]
