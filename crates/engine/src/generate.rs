@@ -264,6 +264,11 @@ pub struct Job {
 pub trait JobSource {
     type Error: From<crate::Error>;
     fn next_job(&mut self) -> std::result::Result<Option<Job>, Self::Error>;
+    /// Whether a running job is still needed; one that is not is stopped
+    /// after the current step, without a call to `finished`.
+    fn wanted(&self, _id: usize) -> bool {
+        true
+    }
     fn finished(
         &mut self,
         id: usize,
@@ -337,6 +342,12 @@ pub fn generate_many<S: JobSource>(
         let share = elapsed / rows.len() as u32;
         for (&(slot, _), logits) in rows.iter().zip(logits) {
             let (id, mut row, _) = running[slot].take().expect("slot is running");
+            // A job that another's result made pointless (a retry settled
+            // by an earlier attempt) frees its slot.
+            if !source.wanted(id) {
+                tracing::debug!(job = id, slot, tokens = row.tokens.len(), "stopped");
+                continue;
+            }
             row.decode += share;
             match row.advance(logits, &eos, &[], |ids| lm.decode(ids))? {
                 Some(next) => running[slot] = Some((id, row, next)),
@@ -1099,6 +1110,43 @@ mod tests {
         // "1 2 1" and "2 1 2" are new; a third 1 would repeat "1 2 1", so
         // the runner-up comes instead, and the loop is broken.
         assert_eq!(out, vec![1, 2, 1, 2, 30, 2]);
+    }
+
+    #[test]
+    fn jobs_no_longer_wanted_stop_and_free_their_slot() {
+        /// Jobs 0..4 with long caps; when job 0 finishes, jobs 1 and 2 are
+        /// no longer wanted, and job 4 waits for a free slot.
+        struct Settling {
+            pending: Vec<Job>,
+            finished: Vec<usize>,
+        }
+        impl JobSource for Settling {
+            type Error = crate::Error;
+            fn next_job(&mut self) -> Result<Option<Job>> {
+                Ok((!self.pending.is_empty()).then(|| self.pending.remove(0)))
+            }
+            fn wanted(&self, id: usize) -> bool {
+                !(self.finished.contains(&0) && (id == 1 || id == 2))
+            }
+            fn finished(&mut self, id: usize, _: Generation) -> Result<()> {
+                self.finished.push(id);
+                Ok(())
+            }
+        }
+        let mut lm = Toy::new(4, peaked);
+        let mut jobs = Settling {
+            // Job 0 stops at its cap of 2 tokens, the others run longer.
+            pending: (0..5)
+                .map(|i| job(i, vec![5 + i as u32, 9], if i == 0 { 2 } else { 40 }))
+                .collect(),
+            finished: Vec::new(),
+        };
+        generate_many(&mut lm, 4, &mut jobs).unwrap();
+        jobs.finished.sort();
+        // 1 and 2 were stopped without a result; 3 and 4 finished.
+        assert_eq!(jobs.finished, vec![0, 3, 4]);
+        // Never more rows than slots, and the freed slots were reused.
+        assert!(lm.widest_step <= 4);
     }
 
     #[test]

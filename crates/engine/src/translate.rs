@@ -507,6 +507,7 @@ impl<'m> Translator<'m> {
             retry_prompt: None,
             started: None,
             attempts: Vec::new(),
+            settled: None,
             first: None,
             totals: Totals::default(),
             translation: None,
@@ -605,8 +606,13 @@ struct Sentence<'g> {
     retry_prompt: Option<(Vec<u32>, Vec<String>)>,
     started: Option<Instant>,
     /// Finished jobs of the round running (the first attempt's
-    /// candidates, then the retry's attempts): job index, cleaned text, run.
-    attempts: Vec<(usize, String, Generation)>,
+    /// candidates, then the retry's attempts): job index, cleaned text,
+    /// run, and (for the retry's) its failed checks.
+    attempts: Vec<(usize, String, Generation, Vec<Failure>)>,
+    /// The first of the retry's attempts (as a job index) that passed
+    /// every check and adds no number: no later attempt can be chosen over
+    /// it, so they are stopped.
+    settled: Option<usize>,
     /// The first attempt, kept while its retry runs.
     first: Option<(String, Generation, Vec<Failure>)>,
     totals: Totals,
@@ -783,8 +789,10 @@ where
     type Error = E;
 
     fn next_job(&mut self) -> std::result::Result<Option<Job>, E> {
-        if let Some(job) = self.queue.pop_front() {
-            return Ok(Some(job));
+        while let Some(job) = self.queue.pop_front() {
+            if self.wanted(job.id) {
+                return Ok(Some(job));
+            }
         }
         // Sentences waiting for their context join when it is done:
         // `generate_many` asks again after every step.
@@ -801,41 +809,58 @@ where
         Ok(Some(self.job(i, 0)?))
     }
 
+    /// A retry's attempts after the first that settled it are not wanted
+    /// (see [`Sentence::settled`]); a sentence has one retry at most.
+    fn wanted(&self, id: usize) -> bool {
+        let (i, k) = (id / self.stride(), id % self.stride());
+        self.sentences[i].settled.is_none_or(|settled| k <= settled)
+    }
+
     fn finished(&mut self, id: usize, generation: Generation) -> std::result::Result<(), E> {
+        if !self.wanted(id) {
+            return Ok(());
+        }
         let (stride, candidates) = (self.stride(), self.candidates());
         let (i, k) = (id / stride, id % stride);
         let retry = k >= candidates;
         let s = &mut self.sentences[i];
         s.totals.add(&generation);
         let text = clean_output(&generation.text, self.label);
-        s.attempts.push((k, text, generation));
-        let round = match retry {
-            true => stride - candidates,
-            false => candidates,
+        let failures = match retry {
+            true => diagnose(&s.source, &text, generation.stop, &s.terms),
+            false => Vec::new(),
         };
-        if s.attempts.len() < round {
+        if retry && retry_key(&s.source, &text, &failures) == (0, 0) {
+            s.settled = Some(s.settled.map_or(k, |settled| settled.min(k)));
+        }
+        s.attempts.push((k, text, generation, failures));
+        // The round is complete when every job of it that is still wanted
+        // has finished.
+        let last = match retry {
+            true => s.settled.unwrap_or(stride - 1),
+            false => candidates - 1,
+        };
+        let first = if retry { candidates } else { 0 };
+        let done = s.attempts.iter().filter(|a| a.0 <= last).count();
+        if done < last + 1 - first {
             return Ok(());
         }
         // Jobs finish in any order: sorting keeps the choice independent
-        // of timing.
+        // of timing. Attempts after the settling one cannot be chosen.
+        s.attempts.retain(|a| a.0 <= last);
         s.attempts.sort_by_key(|a| a.0);
         let texts: Vec<&str> = s.attempts.iter().map(|a| a.1.as_str()).collect();
-        let mut failures: Vec<Vec<Failure>> = match retry {
-            true => s
-                .attempts
-                .iter()
-                .map(|a| diagnose(&s.source, &a.1, a.2.stop, &s.terms))
-                .collect(),
-            false => Vec::new(),
-        };
         let best = match retry {
-            true => retry_choice(&s.source, &texts, &failures),
+            true => {
+                let failures: Vec<&[Failure]> = s.attempts.iter().map(|a| &a.3[..]).collect();
+                retry_choice(&s.source, &texts, &failures)
+            }
             false => mbr_choice(&texts),
         };
-        let (_, translation, generation) = s.attempts.swap_remove(best);
+        let (_, translation, generation, failures) = s.attempts.swap_remove(best);
         s.attempts.clear();
         let failures = match retry {
-            true => failures.swap_remove(best),
+            true => failures,
             false => diagnose(&s.source, &translation, generation.stop, &s.terms),
         };
         let (translation, generation, failures) = if !retry {
@@ -946,17 +971,22 @@ fn chain_starts(cut: &[Piece], chains: usize) -> Vec<usize> {
 /// invented number is a sign of invented content, but not a failure on its
 /// own: dates and numbers in words legitimately come out as other digits);
 /// then the earliest, which is the greedy attempt.
-fn retry_choice(source: &str, texts: &[&str], failures: &[Vec<Failure>]) -> usize {
-    let known = tarjoman_text::numbers::extract_numbers(source);
-    let invented = |text: &str| {
-        tarjoman_text::numbers::extract_numbers(text)
-            .into_iter()
-            .filter(|n| !known.contains(n))
-            .count()
-    };
+fn retry_choice(source: &str, texts: &[&str], failures: &[&[Failure]]) -> usize {
     (0..texts.len())
-        .min_by_key(|&i| (severity(&failures[i]), invented(texts[i])))
+        .min_by_key(|&i| retry_key(source, texts[i], failures[i]))
         .unwrap_or(0)
+}
+
+/// What [`retry_choice`] minimizes: the failures' severity, then the
+/// count of numbers in `text` that are not in `source`. `(0, 0)` cannot be
+/// beaten.
+fn retry_key(source: &str, text: &str, failures: &[Failure]) -> (usize, usize) {
+    let known = tarjoman_text::numbers::extract_numbers(source);
+    let invented = tarjoman_text::numbers::extract_numbers(text)
+        .into_iter()
+        .filter(|n| !known.contains(n))
+        .count();
+    (severity(failures), invented)
 }
 
 /// The candidate with the highest mean chrF against the others (minimum
@@ -1256,6 +1286,11 @@ mod tests {
             .map(|t| diagnose(source, t, StopReason::Eos, &[]))
             .collect();
         assert_eq!(failures[0], [Failure::MissingNumber("17".into())]);
+        let failures: Vec<&[Failure]> = failures.iter().map(|f| &f[..]).collect();
+        // 2 passes every check and adds no number: nothing after it can
+        // be chosen over it, so the attempts after it are stopped.
+        assert_eq!(retry_key(source, texts[2], failures[2]), (0, 0));
+        assert_ne!(retry_key(source, texts[1], failures[1]), (0, 0));
         // 1, 2 and 3 keep every number; 1 adds 1993, 2 and 3 add nothing,
         // and 2 comes first.
         assert_eq!(retry_choice(source, &texts, &failures), 2);
