@@ -92,7 +92,7 @@ pub struct TranslationArgs {
 
     /// How many sequences to decode together. On a CPU, decoding one token
     /// reads every weight of the model; 4 sequences share those reads at
-    /// 2.3x the tokens/s of one. Sequences are sentences of separate
+    /// about 1.9x the tokens/s of one. Sequences are sentences of separate
     /// documents or of the --chains parts of an `eval run` test set (with
     /// the default --context, a document's sentences wait for each other),
     /// sentences of one document with --no-context (the

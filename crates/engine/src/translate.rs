@@ -182,14 +182,17 @@ pub const DEFAULT_RETRY_ATTEMPTS: usize = 3;
 /// [`ContextWindow::Growing`] window: on 300 TICO-19 lines the same scores
 /// as one previous sentence (chrF++ 42.03 against 42.18, BLEU 18.31
 /// against 18.24) with a fifth fewer prompt tokens computed; the seed
-/// article in 36-38 s instead of 44-46 s. Up to 8 scored lower (41.48).
+/// article in 36-38 s instead of 44-46 s (session 11). Up to 8 scored
+/// lower (41.48).
 pub const DEFAULT_CONTEXT_SENTENCES: usize = 4;
 
 /// Default number of sentences decoded together. Decoding one token reads
-/// every weight for one row of activations; on the 2-core development
-/// machine Qwen2.5-Coder-1.5B decodes 19.6 tokens/s for one row and 44.5
-/// in all for 4 rows (`tarjoman bench --rows 4`), 2.3x. More rows gain
-/// less per row (8: 69.4) and delay the first streamed sentence further.
+/// every weight for one row of activations, and the kernels unpack each
+/// weight block once for all rows; on the 2-core development machine
+/// Qwen2.5-Coder-1.5B decodes 28-30 tokens/s for one row and 51-57 in all
+/// for 4 rows (`tarjoman bench --rows 4`, session 12), 1.9x. More rows
+/// gain less per row (8: 56-58) and delay the first streamed sentence
+/// further.
 pub const DEFAULT_BATCH: usize = 4;
 
 /// Default beam search width ([`TranslateOptions::beams`]).
