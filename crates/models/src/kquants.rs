@@ -618,21 +618,6 @@ unsafe fn repack(format: Format, weights: &[u8], row_bytes: usize, tile: &mut [T
     use std::arch::x86_64::*;
     debug_assert!(weights.len() >= TILE * row_bytes);
     debug_assert!(row_bytes >= tile.len() * format.block_bytes());
-    const K1: u32 = 0x3f3f_3f3f;
-    const K2: u32 = 0x0f0f_0f0f;
-    const K3: u32 = 0x0303_0303;
-    let low4_256 = _mm256_set1_epi8(0x0F);
-    let low4 = _mm512_set1_epi8(0x0F);
-    let low2 = _mm512_set1_epi8(0x03);
-    // As in `dot_rows_q6k`: the high bit pairs of values 0..64 of a half
-    // block sit at bits 0 and 2 of `qh`'s words, of 64..128 at 4 and 6.
-    let shifts = |a: i16, b: i16| {
-        let mut words = [a; 32];
-        words[16..].fill(b);
-        _mm512_loadu_si512(words.as_ptr().cast())
-    };
-    let shift_lo = shifts(0, 2);
-    let shift_hi = shifts(4, 6);
     let bytes = format.block_bytes();
     let mut rows = [_mm512_setzero_si512(); TILE];
     for (b, t) in tile.iter_mut().enumerate() {
@@ -642,20 +627,12 @@ unsafe fn repack(format: Format, weights: &[u8], row_bytes: usize, tile: &mut [T
             let f16 = |at: usize| half::f16::from_le_bytes([*block.add(at), *block.add(at + 1)]);
             let scales = match format {
                 Format::Q4K => {
-                    // ggml's unpacking of the 6-bit scales and minimums, as
-                    // in `dot_rows_q4k`: 8 scales, then 8 minimums.
-                    let mut u = [0u32; 4];
-                    std::ptr::copy_nonoverlapping(block.add(4), u.as_mut_ptr().cast::<u8>(), 12);
-                    u[3] = ((u[2] >> 4) & K2) | (((u[1] >> 6) & K3) << 4);
-                    let aux = u[1] & K1;
-                    u[1] = (u[2] & K2) | (((u[0] >> 6) & K3) << 4);
-                    u[2] = aux;
-                    u[0] &= K1;
+                    // 8 scales, then 8 minimums.
                     let factors = _mm512_insertf32x8::<1>(
                         _mm512_set1_ps(f16(0).to_f32()),
                         _mm256_set1_ps(f16(2).to_f32()),
                     );
-                    let ints = _mm512_cvtepu8_epi32(_mm_loadu_si128(u.as_ptr().cast()));
+                    let ints = _mm512_cvtepu8_epi32(q4k_scales_mins(block));
                     _mm512_mul_ps(_mm512_cvtepi32_ps(ints), factors)
                 }
                 _ => {
@@ -675,30 +652,9 @@ unsafe fn repack(format: Format, weights: &[u8], row_bytes: usize, tile: &mut [T
         for c in 0..BLOCK / 64 {
             for (r, row) in rows.iter_mut().enumerate() {
                 let block = block(r);
-                // Values 64c..64c + 64 of the block, one per byte.
                 *row = match format {
-                    Format::Q4K => {
-                        let packed = _mm256_loadu_si256(block.add(16 + 32 * c).cast());
-                        let lo = _mm256_and_si256(packed, low4_256);
-                        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(packed), low4_256);
-                        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
-                    }
-                    _ => {
-                        let half = c / 2;
-                        let low = _mm512_loadu_si512(block.add(64 * half).cast());
-                        let high = _mm512_broadcast_i64x4(_mm256_loadu_si256(
-                            block.add(128 + 32 * half).cast(),
-                        ));
-                        let (nibbles, shift) = match c % 2 {
-                            0 => (_mm512_and_si512(low, low4), shift_lo),
-                            _ => (
-                                _mm512_and_si512(_mm512_srli_epi16::<4>(low), low4),
-                                shift_hi,
-                            ),
-                        };
-                        let high = _mm512_and_si512(_mm512_srlv_epi16(high, shift), low2);
-                        _mm512_or_si512(nibbles, _mm512_slli_epi16::<4>(high))
-                    }
+                    Format::Q4K => q4k_values(block, c),
+                    _ => q6k_values(block, c),
                 };
             }
             for (g, v) in transpose_16x16(&rows).iter().enumerate() {
@@ -942,6 +898,90 @@ pub fn supported() -> bool {
     }
 }
 
+/// ggml's unpacking of a Q4_K block's 6-bit scales and minimums (the 12
+/// bytes after its two f16 scales) into 8 bytes of scales followed by 8
+/// bytes of minimums.
+///
+/// # Safety
+/// `block` must point at a whole Q4_K block.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+unsafe fn q4k_scales_mins(block: *const u8) -> std::arch::x86_64::__m128i {
+    const K1: u32 = 0x3f3f_3f3f;
+    const K2: u32 = 0x0f0f_0f0f;
+    const K3: u32 = 0x0303_0303;
+    let mut u = [0u32; 4];
+    std::ptr::copy_nonoverlapping(block.add(4), u.as_mut_ptr().cast::<u8>(), 12);
+    u[3] = ((u[2] >> 4) & K2) | (((u[1] >> 6) & K3) << 4);
+    let aux = u[1] & K1;
+    u[1] = (u[2] & K2) | (((u[0] >> 6) & K3) << 4);
+    u[2] = aux;
+    u[0] &= K1;
+    std::arch::x86_64::_mm_loadu_si128(u.as_ptr().cast())
+}
+
+/// Values `64c..64c + 64` of a Q4_K block, one per byte (0..=15): the 32
+/// bytes of nibbles at `16 + 32c` hold the first 32 in their low nibbles
+/// and the next 32 in their high ones.
+///
+/// # Safety
+/// The CPU must have AVX-512 F; `block` must point at a whole Q4_K block
+/// and `c < 4`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+unsafe fn q4k_values(block: *const u8, c: usize) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    let low4 = _mm256_set1_epi8(0x0F);
+    let packed = _mm256_loadu_si256(block.add(16 + 32 * c).cast());
+    let lo = _mm256_and_si256(packed, low4);
+    let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(packed), low4);
+    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+}
+
+/// Values `64c..64c + 64` of a Q6_K block, one per byte (0..=63, the value
+/// plus 32): per half block of 128, the low nibbles of its 64 bytes of
+/// `ql` (values 0..64) or their high nibbles (64..128), with two high bits
+/// each from its 32 bytes of `qh`.
+///
+/// # Safety
+/// The CPU must have AVX-512 F and BW; `block` must point at a whole Q6_K
+/// block and `c < 4`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+unsafe fn q6k_values(block: *const u8, c: usize) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    /// Bytes 0..32 of a vector take the high bits of the first quarter of
+    /// a half block, bytes 32..64 of the second: the 16-bit words of the
+    /// duplicated `qh` shift by 0 and 2 (values 0..64) or 4 and 6 (64..128).
+    static SHIFTS: [[i16; 32]; 2] = {
+        let mut shifts = [[0i16; 32]; 2];
+        let mut i = 16;
+        while i < 32 {
+            shifts[0][i] = 2;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 32 {
+            shifts[1][i] = shifts[0][i] + 4;
+            i += 1;
+        }
+        shifts
+    };
+    let low4 = _mm512_set1_epi8(0x0F);
+    let half = c / 2;
+    let low = _mm512_loadu_si512(block.add(64 * half).cast());
+    let high = _mm512_broadcast_i64x4(_mm256_loadu_si256(block.add(128 + 32 * half).cast()));
+    let nibbles = match c % 2 {
+        0 => _mm512_and_si512(low, low4),
+        _ => _mm512_and_si512(_mm512_srli_epi16::<4>(low), low4),
+    };
+    let shift = _mm512_loadu_si512(SHIFTS[c % 2].as_ptr().cast());
+    let high = _mm512_and_si512(_mm512_srlv_epi16(high, shift), _mm512_set1_epi8(0x03));
+    _mm512_or_si512(nibbles, _mm512_slli_epi16::<4>(high))
+}
+
 /// The dot products of one Q4_K weight row with `R` quantized activation
 /// rows (`xs`, written to `out`): per block, `d · Σⱼ scaleⱼ · (qⱼ · y) -
 /// dmin · Σⱼ minⱼ · Σ yⱼ` over its 8 groups of 32 values, times the
@@ -962,10 +1002,6 @@ unsafe fn dot_rows_q4k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut 
     debug_assert!(xs.len() == R && out.len() == R);
     let blocks = xs[0].len();
     debug_assert!(w.len() >= blocks * Q4K_BYTES);
-    const K1: u32 = 0x3f3f_3f3f;
-    const K2: u32 = 0x0f0f_0f0f;
-    const K3: u32 = 0x0303_0303;
-    let low4 = _mm256_set1_epi8(0x0F);
     let zero = _mm512_setzero_si512();
     // 32 bytes of nibbles hold values 64c..64c+32 (low) and 64c+32..64c+64
     // (high), groups 2c and 2c+1: 16-bit lanes 0..16 of their products
@@ -982,16 +1018,7 @@ unsafe fn dot_rows_q4k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut 
         let block = w.as_ptr().add(b * Q4K_BYTES);
         let d = half::f16::from_le_bytes([*block, *block.add(1)]).to_f32();
         let dmin = half::f16::from_le_bytes([*block.add(2), *block.add(3)]).to_f32();
-        // ggml's unpacking of the 6-bit scales and minimums (12 bytes) into
-        // 8 bytes of scales followed by 8 bytes of minimums.
-        let mut u = [0u32; 4];
-        std::ptr::copy_nonoverlapping(block.add(4), u.as_mut_ptr().cast::<u8>(), 12);
-        u[3] = ((u[2] >> 4) & K2) | (((u[1] >> 6) & K3) << 4);
-        let aux = u[1] & K1;
-        u[1] = (u[2] & K2) | (((u[0] >> 6) & K3) << 4);
-        u[2] = aux;
-        u[0] &= K1;
-        let scales_mins = _mm_loadu_si128(u.as_ptr().cast());
+        let scales_mins = q4k_scales_mins(block);
         let scales_2 = _mm256_broadcastsi128_si256(scales_mins);
         // Σⱼ minⱼ · Σ yⱼ: 6-bit minimums times 16-bit sums.
         let mins = _mm_cvtepu8_epi16(_mm_srli_si128::<8>(scales_mins));
@@ -1004,13 +1031,9 @@ unsafe fn dot_rows_q4k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut 
                 acc_min[r],
             );
         }
-        let qs = block.add(16);
         let mut isum = [zero; R];
         for (c, spread) in spread.iter().enumerate() {
-            let bytes = _mm256_loadu_si256(qs.add(32 * c).cast());
-            let lo = _mm256_and_si256(bytes, low4);
-            let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(bytes), low4);
-            let q = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
+            let q = q4k_values(block, c);
             let scale = _mm512_cvtepu8_epi16(_mm256_shuffle_epi8(scales_2, *spread));
             for r in 0..R {
                 let ys = _mm512_loadu_si512(xs[r][b].qs.as_ptr().add(64 * c).cast());
@@ -1049,19 +1072,7 @@ unsafe fn dot_rows_q6k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut 
     debug_assert!(xs.len() == R && out.len() == R);
     let blocks = xs[0].len();
     debug_assert!(w.len() >= blocks * Q6K_BYTES);
-    let low4 = _mm512_set1_epi8(0x0F);
-    let low2 = _mm512_set1_epi8(0x03);
     let offset = _mm512_set1_epi8(32);
-    // Bytes 0..32 of a 64-byte vector take the high bits of the first
-    // quarter of a half block, bytes 32..64 of the second: shift the 16-bit
-    // words of the duplicated `qh` by 0 and 2 (low nibbles) or 4 and 6.
-    let shifts = |a: i16, b: i16| {
-        let mut words = [a; 32];
-        words[16..].fill(b);
-        _mm512_loadu_si512(words.as_ptr().cast())
-    };
-    let shift_lo = shifts(0, 2);
-    let shift_hi = shifts(4, 6);
     // 16-bit lane j of a product covers values 2j..2j+2, whose scale is
     // j / 8 (16 values per scale).
     let spread_lo = _mm256_setr_m128i(
@@ -1076,20 +1087,12 @@ unsafe fn dot_rows_q6k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>], out: &mut 
     let mut acc = [_mm512_setzero_ps(); R];
     for b in 0..blocks {
         let block = w.as_ptr().add(b * Q6K_BYTES);
-        let (ql, qh, sc) = (block, block.add(128), block.add(192));
+        let sc = block.add(192);
         let d = half::f16::from_le_bytes([*block.add(208), *block.add(209)]).to_f32();
         let mut isum = [zero; R];
         for half in 0..2 {
-            let low = _mm512_loadu_si512(ql.add(64 * half).cast());
-            let high = _mm512_broadcast_i64x4(_mm256_loadu_si256(qh.add(32 * half).cast()));
-            let h_lo = _mm512_and_si512(_mm512_srlv_epi16(high, shift_lo), low2);
-            let h_hi = _mm512_and_si512(_mm512_srlv_epi16(high, shift_hi), low2);
             // Values 0..64 and 64..128 of this half, each 0..=63.
-            let q_lo = _mm512_or_si512(_mm512_and_si512(low, low4), _mm512_slli_epi16(h_lo, 4));
-            let q_hi = _mm512_or_si512(
-                _mm512_and_si512(_mm512_srli_epi16(low, 4), low4),
-                _mm512_slli_epi16(h_hi, 4),
-            );
+            let (q_lo, q_hi) = (q6k_values(block, 2 * half), q6k_values(block, 2 * half + 1));
             let scales = _mm256_broadcastsi128_si256(_mm_loadl_epi64(sc.add(8 * half).cast()));
             let s_lo = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(scales, spread_lo));
             let s_hi = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(scales, spread_hi));
