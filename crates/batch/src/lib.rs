@@ -17,6 +17,8 @@
 //!
 //! Summarizing itself is the caller's: it implements [`run::Summarizer`].
 
+#![forbid(unsafe_code)]
+
 pub mod chunk;
 mod error;
 pub mod lang;

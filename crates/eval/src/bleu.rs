@@ -14,15 +14,13 @@
 
 use std::ops::{Add, AddAssign};
 
+use crate::details::Details;
+pub use crate::details::{BleuDetails, MAX_NGRAM_ORDER};
 use crate::hash::{map_with_capacity, FxHashMap};
-use crate::score::Details;
 use crate::signature::{yes_no, Signature};
 use crate::stats::{CorpusMetric, SufficientStats};
 use crate::tokenizer::Tokenizer;
 use crate::{pystr, Result, Score};
-
-/// BLEU's maximum n-gram order (sacreBLEU's `MAX_NGRAM_ORDER`).
-pub const MAX_NGRAM_ORDER: usize = 4;
 
 /// sacreBLEU's `my_log(0)`: the log of a zero precision.
 const LOG_ZERO: f64 = -9_999_999_999.0;
@@ -238,46 +236,6 @@ impl SufficientStats for BleuStats {
 
     fn accumulate(&mut self, other: &Self) {
         *self += other;
-    }
-}
-
-/// What sacreBLEU's `BLEUScore` reports besides the score.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BleuDetails {
-    /// Clipped n-gram matches (before any add-k smoothing).
-    pub counts: [u64; MAX_NGRAM_ORDER],
-    /// Hypothesis n-grams (before any add-k smoothing).
-    pub totals: [u64; MAX_NGRAM_ORDER],
-    /// Smoothed precisions in percent.
-    pub precisions: [f64; MAX_NGRAM_ORDER],
-    /// Brevity penalty.
-    pub bp: f64,
-    pub sys_len: u64,
-    pub ref_len: u64,
-}
-
-impl BleuDetails {
-    /// Hypothesis length over reference length (0 when the reference is empty).
-    pub fn ratio(&self) -> f64 {
-        if self.ref_len == 0 {
-            0.0
-        } else {
-            self.sys_len as f64 / self.ref_len as f64
-        }
-    }
-
-    /// sacreBLEU's verbose part:
-    /// `60.0/40.0/30.0/20.0 (BP = 1.000 ratio = 1.000 hyp_len = 9 ref_len = 9)`.
-    pub fn verbose(&self) -> String {
-        let precisions: Vec<String> = self.precisions.iter().map(|p| format!("{p:.1}")).collect();
-        format!(
-            "{} (BP = {:.3} ratio = {:.3} hyp_len = {} ref_len = {})",
-            precisions.join("/"),
-            self.bp,
-            self.ratio(),
-            self.sys_len,
-            self.ref_len
-        )
     }
 }
 

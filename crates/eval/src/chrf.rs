@@ -13,8 +13,9 @@
 //! [`metrics/helpers.py`](https://github.com/mjpost/sacrebleu/blob/v2.6.0/sacrebleu/metrics/helpers.py).
 //! N-grams are sequences of Unicode scalar values, like Python's `str`.
 
+pub use crate::details::ChrfDetails;
+use crate::details::Details;
 use crate::hash::{map_with_capacity, FxHashMap};
-use crate::score::Details;
 use crate::signature::{yes_no, Signature};
 use crate::stats::{CorpusMetric, SufficientStats};
 use crate::{pystr, Result, Score};
@@ -300,14 +301,6 @@ impl SufficientStats for ChrfStats {
             a.matched += b.matched;
         }
     }
-}
-
-/// What sacreBLEU's `CHRFScore` reports besides the score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChrfDetails {
-    pub char_order: usize,
-    pub word_order: usize,
-    pub beta: u32,
 }
 
 impl CorpusMetric for ChrfConfig {

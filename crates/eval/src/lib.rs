@@ -22,9 +22,12 @@
 //! statistics that add up, and a score computed from their sum, which is
 //! what bootstrap resampling needs.
 
+#![forbid(unsafe_code)]
+
 pub mod bleu;
 pub mod bootstrap;
 pub mod chrf;
+mod details;
 mod error;
 mod hash;
 pub mod io;
@@ -43,9 +46,10 @@ pub use chrf::{
     corpus_chrf, corpus_chrf_pp, sentence_chrf, sentence_chrf_pp, ChrfConfig, ChrfDetails,
     ChrfStats, NgramMatches,
 };
+pub use details::Details;
 pub use error::{Error, Result};
 pub use io::{check_aligned, lines_from_bytes, read_lines};
-pub use score::{Details, Metric, Score};
+pub use score::{Metric, Score};
 pub use signature::{Signature, SACREBLEU_VERSION};
 pub use stats::{sum, CorpusMetric, SufficientStats};
 pub use ter::{corpus_ter, sentence_ter, TerConfig, TerDetails, TerStats};

@@ -7,9 +7,7 @@
 
 use std::fmt;
 
-use crate::bleu::BleuDetails;
-use crate::chrf::ChrfDetails;
-use crate::ter::TerDetails;
+use crate::details::{BleuDetails, ChrfDetails, Details, TerDetails};
 use crate::{Error, Result};
 
 /// One metric's result: its name as sacreBLEU prints it (`BLEU`, `chrF2`,
@@ -21,18 +19,6 @@ pub struct Score {
     pub score: f64,
     pub signature: String,
     pub details: Details,
-}
-
-/// Metric-specific numbers behind a [`Score`].
-#[derive(Debug, Clone, PartialEq, Default)]
-#[non_exhaustive]
-pub enum Details {
-    /// No details (scores built with [`Score::new`]).
-    #[default]
-    None,
-    Bleu(BleuDetails),
-    Chrf(ChrfDetails),
-    Ter(TerDetails),
 }
 
 impl Score {

@@ -22,8 +22,9 @@
 //! back-pointers) for the rest, and stores rows as beam-wide bands, so long
 //! lines cost O(words x beam) memory instead of O(words^2).
 
+use crate::details::Details;
+pub use crate::details::TerDetails;
 use crate::hash::{map_with_capacity, FxHashMap};
-use crate::score::Details;
 use crate::signature::{yes_no, Signature};
 use crate::stats::{CorpusMetric, SufficientStats};
 use crate::tokenizer::{split_periods_commas_dashes, split_symbols, unescape_xml};
@@ -154,13 +155,6 @@ impl SufficientStats for TerStats {
         self.num_edits += other.num_edits;
         self.ref_length += other.ref_length;
     }
-}
-
-/// What sacreBLEU's `TERScore` reports besides the score.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TerDetails {
-    pub num_edits: u64,
-    pub ref_length: f64,
 }
 
 /// `TER._compute_score_from_stats`.

@@ -12,9 +12,9 @@ use serde::de::DeserializeOwned;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
+use crate::config::FetchConfig;
 use crate::digest::CHUNK;
 use crate::error::{Error, Result};
-use crate::fetch::FetchConfig;
 use crate::progress::Progress;
 
 /// What a download must hash to, according to whoever listed it.

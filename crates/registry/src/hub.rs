@@ -38,8 +38,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::config::{FetchConfig, HF_ENDPOINT_ENV};
 use crate::error::{Error, Result};
-use crate::fetch::{FetchConfig, HF_ENDPOINT_ENV};
 use crate::http::{Check, Client};
 use crate::progress::Progress;
 

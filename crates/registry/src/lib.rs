@@ -19,11 +19,16 @@
 //! Nothing here prints: progress goes through the [`Progress`] trait, which the
 //! binary implements with a progress bar.
 
+#![forbid(unsafe_code)]
+
+mod config;
 mod digest;
 mod error;
+mod extract;
 pub mod fetch;
 mod http;
 pub mod hub;
+mod index;
 pub mod manifest;
 mod progress;
 pub mod source;

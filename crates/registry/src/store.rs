@@ -18,9 +18,9 @@ use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::FetchConfig;
 use crate::digest::hash_file;
 use crate::error::{Error, Result};
-use crate::fetch::{Downloads, FetchConfig};
 use crate::manifest::{FileEntry, ModelEntry, Source};
 use crate::progress::Progress;
 
@@ -270,31 +270,6 @@ impl Store {
                 failures,
             })
         }
-    }
-
-    /// Makes a model ready to load: fetches missing files, and checks the
-    /// present ones (size, then SHA-256 unless a stamp vouches for them).
-    /// A file of the wrong size or content is an error naming it; nothing is
-    /// re-fetched behind the user's back.
-    pub fn ensure(&self, entry: &ModelEntry, progress: &dyn Progress) -> Result<ModelPaths> {
-        let dir = self.model_dir(entry);
-        let mut downloads = None;
-        for file in &entry.files {
-            let path = dir.join(&file.path);
-            match fs::metadata(&path) {
-                Ok(meta) => check_file(entry, file, &path, &meta, true, progress)?,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    if downloads.is_none() {
-                        downloads = Some(Downloads::new(&self.fetch)?);
-                    }
-                    if let Some(downloads) = &downloads {
-                        self.fetch_file(downloads, entry, file, progress)?;
-                    }
-                }
-                Err(e) => return Err(Error::io("read metadata of", path, e)),
-            }
-        }
-        Ok(self.paths(entry))
     }
 }
 

@@ -28,6 +28,8 @@
 //! assert_eq!(sentences, ["گفت\u{200C}وگوها بی\u{200C}نتیجه ماند.", "آتش\u{200C}بس ادامه دارد."]);
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod error;
 pub mod input;
 pub mod normalize;

@@ -15,17 +15,18 @@
 //! and the hamza and madda marks (U+0653 to U+0655), which change letters
 //! rather than add vowels; line breaks.
 
+mod letters;
 mod lexicon;
 mod zwnj;
 
+pub use letters::ZWNJ;
+pub(crate) use letters::{ascii_digit, is_any_digit};
 pub use zwnj::repair_zwnj;
 
 use unicode_normalization::UnicodeNormalization;
 
+use self::letters::{fold_arabic_letter, is_presentation_form};
 use crate::script::{is_arabic_block, is_arabic_mark};
-
-/// Zero-width non-joiner.
-pub const ZWNJ: char = '\u{200C}';
 
 const TATWEEL: char = '\u{0640}';
 
@@ -124,51 +125,6 @@ fn push_char(c: char, opts: &NormalizeOptions, chars: &mut Vec<char>) {
 /// The vowel marks and tatweel that `strip_diacritics` removes.
 fn is_stripped_mark(c: char) -> bool {
     matches!(c, '\u{064B}'..='\u{0652}' | '\u{0670}' | TATWEEL)
-}
-
-/// A letter as the ZWNJ rules see it: a presentation form replaced by its
-/// letter (when that is one character), then folded as
-/// [`fold_arabic_letter`] does.
-pub(crate) fn fold_for_matching(c: char) -> char {
-    let mut letter = c;
-    if is_presentation_form(c) {
-        let mut decomposed = std::iter::once(c).nfkc();
-        if let (Some(single), None) = (decomposed.next(), decomposed.next()) {
-            letter = single;
-        }
-    }
-    fold_arabic_letter(letter)
-}
-
-/// Arabic Presentation Forms-A and -B: contextual glyph shapes that PDF
-/// extraction and old software leave in text instead of letters.
-fn is_presentation_form(c: char) -> bool {
-    matches!(c, '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFE}')
-}
-
-/// Arabic letter forms that Persian writes differently, folded to the
-/// Persian ones.
-pub(crate) fn fold_arabic_letter(c: char) -> char {
-    match c {
-        'ي' | 'ى' => 'ی',
-        'ك' => 'ک',
-        other => other,
-    }
-}
-
-/// The ASCII digit for a Persian or Arabic-Indic digit.
-pub(crate) fn ascii_digit(c: char) -> Option<char> {
-    let value = match c {
-        '۰'..='۹' => c as u32 - '۰' as u32,
-        '٠'..='٩' => c as u32 - '٠' as u32,
-        _ => return None,
-    };
-    char::from_digit(value, 10)
-}
-
-/// A digit of any of the scripts this crate reads.
-pub(crate) fn is_any_digit(c: char) -> bool {
-    c.is_ascii_digit() || ascii_digit(c).is_some()
 }
 
 fn convert_separators(chars: &mut [char]) {

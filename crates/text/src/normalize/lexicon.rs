@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
-use super::ZWNJ;
+use super::letters::ZWNJ;
 
 /// Present stems: `می` + stem + a personal ending is a verb ("می‌کنند").
 const PRESENT_STEMS: &[&str] = &[

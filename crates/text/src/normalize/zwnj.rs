@@ -2,8 +2,8 @@
 //! behind [`repair_zwnj`], whose docs describe them. The word lists live in
 //! `lexicon.rs`.
 
+use super::letters::{fold_for_matching, ZWNJ};
 use super::lexicon::{self, COMPOUND_HEADS, JOINED_PLURAL_BASES, NOT_PLURALS};
-use super::{fold_for_matching, ZWNJ};
 use crate::script::{is_arabic_letter, is_arabic_mark};
 
 /// Inserts the zero-width non-joiners (ZWNJ) missing from Persian words in
