@@ -14,12 +14,23 @@
 //!   safetensors: decoder-only gemma3, qwen2, qwen3, llama ([`dense::DenseLm`])
 //!   and encoder-decoder Marian, M2M100 / NLLB and T5
 //!   ([`seq2seq::Seq2SeqLm`]), validated tensor by tensor first ([`weights`]);
-//! - [`lm`]: the [`lm::Decoder`] trait the generation loop drives, for
-//!   every family;
+//! - [`lm`]: the [`lm::Lm`] trait the generation loop drives, for every
+//!   model (sequences in slots, decoded one token per slot per step);
 //! - [`m2m100`]: the BART-style encoder-decoder network of M2M100 / NLLB-200
 //!   and Marian (OPUS-MT), with padding masks;
 //! - [`gguf`]: opening and validating GGUF files so that a truncated or
-//!   corrupt file is an error naming the file and tensor, never a panic.
+//!   corrupt file is an error naming the file and tensor, never a panic;
+//! - [`decoder`]: the quantized decoder-only transformer behind
+//!   [`causal::CausalLm`]'s fast path, and `kernels`, the hand-written
+//!   AVX-512 kernels it runs ([`kquants`] among them).
+//!
+//! `unsafe` code is denied crate-wide. It is allowed in `kernels` (SIMD
+//! intrinsics behind CPU feature checks) and, item by item, where it
+//! cannot be avoided: the thread pool's disjoint writes (`parallel`) and
+//! the memory maps of safetensors files ([`weights`]). Every `unsafe`
+//! block, impl and function says why it is sound in a `SAFETY:` comment.
+
+#![deny(unsafe_code)]
 
 pub mod causal;
 pub mod config;
@@ -28,7 +39,8 @@ pub mod dense;
 pub mod embed;
 mod error;
 pub mod gguf;
-pub mod kquants;
+#[allow(unsafe_code)]
+mod kernels;
 pub mod lm;
 pub mod m2m100;
 mod parallel;
@@ -38,6 +50,8 @@ pub mod tokenizer;
 pub mod weights;
 
 pub use error::{Error, Result};
+/// Matrix products with Q4_K, Q6_K, Q5_0 and Q8_0 weights (in `kernels`).
+pub use kernels::kquants;
 
 /// Threads candle's CPU kernels use (`RAYON_NUM_THREADS`, else one per
 /// core).

@@ -7,13 +7,15 @@
 //! where rayon's pool would have to wake its own sleeping threads (futex
 //! calls) and two pools' threads would compete for the cores. Writing the
 //! output in disjoint chunks from shared closures needs a raw pointer,
-//! which is kept here, in one place.
+//! which is kept here, in one place: with the memory maps of `weights`,
+//! the only `unsafe` code outside `kernels`, allowed item by item.
 
 /// The output buffer, written in disjoint chunks by the pool's threads.
 struct Out(*mut f32);
 
 // SAFETY: each chunk index is handed to exactly one thread (see
 // `for_each_chunk`), so no two threads write the same element.
+#[allow(unsafe_code)]
 unsafe impl Sync for Out {}
 
 impl Out {
@@ -37,6 +39,7 @@ pub(crate) fn for_each_chunk(out: &mut [f32], chunk: usize, f: impl Fn(usize, &m
             // SAFETY: the pool hands out disjoint ranges of indices, so
             // these pieces of `out` (borrowed mutably until this call
             // returns) do not overlap.
+            #[allow(unsafe_code)]
             let piece =
                 unsafe { std::slice::from_raw_parts_mut(ptr.get().add(start), end - start) };
             f(i, piece);
@@ -65,6 +68,7 @@ pub(crate) struct Disjoint<'a> {
 
 // SAFETY: writes go through `write`, whose callers promise that no two
 // threads write the same element.
+#[allow(unsafe_code)]
 unsafe impl Sync for Disjoint<'_> {}
 
 impl<'a> Disjoint<'a> {
@@ -82,9 +86,16 @@ impl<'a> Disjoint<'a> {
     /// # Safety
     /// No other thread may write any of these elements during the
     /// buffer's life.
+    // SAFETY: the length is checked, and `ptr` is valid for `len`
+    // elements for `'a`; its one caller, the prefill kernel (`gemm` in
+    // `kernels::kquants`), gives each task its own columns.
+    #[allow(unsafe_code)]
     pub(crate) unsafe fn write(&self, at: usize, values: &[f32]) {
         assert!(at + values.len() <= self.len, "write past the buffer");
-        std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr.add(at), values.len());
+        // SAFETY: `at..at + values.len()` lies inside the buffer (asserted
+        // above), which is borrowed mutably for `'a`, and the caller
+        // promises that no other thread writes these elements.
+        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr.add(at), values.len()) };
     }
 }
 

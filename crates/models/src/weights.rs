@@ -165,6 +165,7 @@ impl Checkpoint {
     fn index_safetensors(&mut self, index: usize, path: &Path) -> Result<()> {
         // SAFETY: the file is memory-mapped read-only; as with every
         // mmap-based loader, it must not be modified while we read it.
+        #[allow(unsafe_code)]
         let st = unsafe { MmapedSafetensors::new(path) }.map_err(|source| Error::Safetensors {
             path: path.to_path_buf(),
             source,
@@ -482,7 +483,10 @@ impl Checkpoint {
         failure: &'a ReadFailure,
     ) -> Result<VarBuilder<'a>> {
         match self.format {
-            // SAFETY: read-only memory map, as in `open`.
+            // SAFETY: read-only memory maps of the files `open` indexed
+            // (see `index_safetensors`); they must not be modified while
+            // the builder reads them.
+            #[allow(unsafe_code)]
             Format::Safetensors => {
                 unsafe { VarBuilder::from_mmaped_safetensors(&self.files, dtype, device) }.map_err(
                     |source| Error::Safetensors {

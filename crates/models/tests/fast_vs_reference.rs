@@ -180,7 +180,7 @@ fn prefix_reuse_equals_a_fresh_run() {
     assert!(diff <= 1e-5, "reused prefix changed the logits by {diff}");
     // A prompt that is a strict prefix of the cache still computes its last
     // token, and gives that token's logits. That token runs alone, through
-    // the single-query attention (`decoder::single_query_attention`, checked
+    // the cached attention kernel (`kernels::attention::cached`, checked
     // against the formula to 1e-5 in its unit test), whose sums are ordered
     // differently from the batched path's; the 8-bit activations of the
     // quantized matmuls amplify that as everywhere else in this file.
