@@ -135,7 +135,8 @@ fn prompt_only_options_are_refused_for_encoder_decoder_models() {
     let tmp = tempfile::tempdir().unwrap();
     let input = input(tmp.path());
     for extra in [
-        &["--beams", "2"][..],
+        &["--shots", "1"][..],
+        &["--glossary", "glossary.tsv"],
         &["--context"],
         &["--unit", "paragraph"],
         &["--system-prompt", "Translate."],
@@ -212,7 +213,7 @@ fn bad_model_directories_are_errors_naming_the_file() {
         "{err}"
     );
 
-    // A decoder-only checkpoint directory says how to run such models.
+    // A decoder-only checkpoint directory without its tokenizer names it.
     let out = run(bin()
         .arg("translate")
         .arg(&input)
@@ -221,9 +222,23 @@ fn bad_model_directories_are_errors_naming_the_file() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains("decoder-only") && err.contains("GGUF"),
+        err.contains("decoder-only") && err.contains("tokenizer.json"),
         "{err}"
     );
+}
+
+#[test]
+fn beam_search_runs_on_encoder_decoder_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let out = run(bin()
+        .arg("translate")
+        .arg(&input)
+        .args(["--json", "--beams", "2", "--batch", "2", "-m"])
+        .arg(fixture("m2m100")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records = String::from_utf8(out.stdout).unwrap().lines().count();
+    assert_eq!(records, SENTENCES.len());
 }
 
 /// `translate -m org/name` with an OPUS-MT style repo (config.json,

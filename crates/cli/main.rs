@@ -3,6 +3,7 @@
 //! The binary is thin: argument parsing (clap), progress bars (indicatif) and
 //! error reporting (anyhow) live here; the work happens in the library crates.
 
+mod args;
 mod commands;
 mod input;
 mod memory;

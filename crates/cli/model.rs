@@ -1,18 +1,17 @@
-//! Resolving `--model NAME|PATH` to loaded models: manifest names are fetched
-//! on first use (saying so on stderr), paths are loaded as they are. A
-//! directory is an encoder-decoder checkpoint (Marian / OPUS-MT, M2M100 /
-//! NLLB, T5 / MADLAD-400) that translates without a prompt.
+//! Resolving `--model NAME|PATH|REPO` to loaded models: manifest names are
+//! fetched on first use (saying so on stderr), hub repos are taken from the
+//! hub cache or downloaded, paths are loaded as they are. Loading itself is
+//! the engine's ([`TranslationModel`]): a GGUF file, or a directory with an
+//! encoder-decoder checkpoint (Marian / OPUS-MT, M2M100 / NLLB, T5 /
+//! MADLAD-400) or a safetensors decoder-only one.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use tarjoman_engine::translate::{
-    translate_document_seq2seq, DocumentStats, Event, TranslateOptions, Translator,
-};
-use tarjoman_models::causal::{Backend, CausalLm, Family};
-use tarjoman_models::config;
+use tarjoman_engine::model::{format_for, gguf_family_format};
+use tarjoman_engine::TranslationModel;
+use tarjoman_models::causal::{Backend, CausalLm};
 use tarjoman_models::embed::SentenceEmbedder;
-use tarjoman_models::seq2seq::Seq2SeqLm;
 use tarjoman_registry::{
     HubConfig, Manifest, ModelEntry, ModelFiles, ModelPaths, ModelSpec, Resolver, Store, Task,
     TokenizerFiles, WeightsFormat,
@@ -70,7 +69,7 @@ impl LmSource {
         let lm = CausalLm::load_with(&self.gguf, self.tokenizer.as_deref(), backend)?;
         let format = match &self.format {
             FormatSource::Named(f) => f.clone(),
-            FormatSource::FamilyDefault => default_format(lm.info.family).to_string(),
+            FormatSource::FamilyDefault => gguf_family_format(lm.info.family).to_string(),
             FormatSource::ChatTemplate => format_for(&lm).to_string(),
         };
         Ok(LoadedLm {
@@ -184,179 +183,33 @@ fn gguf_source(files: &ModelFiles, spec: &str) -> Result<LmSource> {
     })
 }
 
-fn default_format(family: Family) -> &'static str {
-    match family {
-        Family::Qwen2 | Family::Qwen3 | Family::Llama => "chatml",
-        Family::Gemma3 => "gemma",
-    }
-}
-
-/// A bare GGUF: its chat template says which format it was trained on; a
-/// model without one is a base model and gets few-shot prompts.
-fn format_for(lm: &CausalLm) -> &'static str {
-    match lm.info.chat_template.as_deref() {
-        Some(t) if t.contains("<|im_start|>") => "chatml",
-        Some(t) if t.contains("<start_of_turn>") => "gemma",
-        Some(_) => default_format(lm.info.family),
-        None => "fewshot",
-    }
-}
-
-/// A model that translates: a prompted decoder-only model, or an
-/// encoder-decoder translation model from a local directory.
-// One per process, so the size difference of the variants costs nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum TranslationModel {
-    Prompted(LoadedLm),
-    Seq2Seq(LoadedSeq2Seq),
-}
-
-/// An encoder-decoder model with what its source needs in front.
-pub struct LoadedSeq2Seq {
-    pub lm: Seq2SeqLm,
-    /// MADLAD-400 (T5) is told the target language: `<2en> `.
-    pub target_prefix: Option<String>,
-    pub name: String,
-}
-
-impl TranslationModel {
-    pub fn name(&self) -> &str {
-        match self {
-            TranslationModel::Prompted(m) => &m.name,
-            TranslationModel::Seq2Seq(m) => &m.name,
-        }
-    }
-
-    /// The prompt format (`None`: an encoder-decoder model, no prompt).
-    pub fn prompt_format(&self) -> Option<&str> {
-        match self {
-            TranslationModel::Prompted(m) => Some(&m.format),
-            TranslationModel::Seq2Seq(_) => None,
-        }
-    }
-
-    /// A translator with `opts`, ready for one document after another.
-    pub fn translator(&mut self, opts: TranslateOptions) -> Result<DocumentTranslator<'_>> {
-        Ok(match self {
-            TranslationModel::Prompted(m) => {
-                DocumentTranslator::Prompted(Box::new(Translator::new(&mut m.lm, &m.format, opts)?))
-            }
-            TranslationModel::Seq2Seq(m) => DocumentTranslator::Seq2Seq {
-                model: m,
-                opts: Box::new(opts),
-            },
-        })
-    }
-}
-
-/// [`TranslationModel::translator`]: either kind behind one
-/// `translate_document`.
-pub enum DocumentTranslator<'m> {
-    Prompted(Box<Translator<'m>>),
-    Seq2Seq {
-        model: &'m mut LoadedSeq2Seq,
-        // Boxed: the options outweigh the other variant many times over.
-        opts: Box<TranslateOptions>,
-    },
-}
-
-impl DocumentTranslator<'_> {
-    /// Translates `text`, handing `sink` each piece of output in order.
-    pub fn translate_document(
-        &mut self,
-        text: &str,
-        sink: impl FnMut(Event<'_>) -> Result<()>,
-    ) -> Result<DocumentStats> {
-        match self {
-            DocumentTranslator::Prompted(t) => t.translate_document(text, sink),
-            DocumentTranslator::Seq2Seq { model, opts } => translate_document_seq2seq(
-                &mut model.lm,
-                text,
-                opts,
-                model.target_prefix.as_deref(),
-                sink,
-            ),
-        }
-    }
-
-    /// Translates several documents (sentences of all of them batched
-    /// where the model allows), handing `sink` each piece with its
-    /// document's index, in order.
-    pub fn translate_documents(
-        &mut self,
-        docs: &[&str],
-        mut sink: impl FnMut(usize, Event<'_>) -> Result<()>,
-    ) -> Result<DocumentStats> {
-        match self {
-            DocumentTranslator::Prompted(t) => t.translate_documents(docs, sink),
-            DocumentTranslator::Seq2Seq { .. } => {
-                let mut total = DocumentStats::default();
-                for (i, doc) in docs.iter().enumerate() {
-                    total.merge(&self.translate_document(doc, |e| sink(i, e))?);
-                }
-                Ok(total)
-            }
-        }
-    }
-}
-
-/// Loads `--model` for translation: a directory holding an encoder-decoder
-/// checkpoint, else as [`load_lm`].
+/// Loads `--model` for translation: a directory (an encoder-decoder
+/// checkpoint, or a safetensors decoder-only one), a hub repo, else as
+/// [`load_lm`].
 pub fn load_translation_model(model: Option<&str>) -> Result<TranslationModel> {
     match model {
         Some(dir) if Path::new(dir).is_dir() => {
-            Ok(TranslationModel::Seq2Seq(load_seq2seq_dir(Path::new(dir))?))
+            Ok(TranslationModel::load(Path::new(dir))
+                .with_context(|| format!("cannot load {dir}"))?)
         }
         Some(spec) => match resolve_hub(&Manifest::builtin()?, spec)? {
-            Some(files) if files.format == WeightsFormat::Gguf => Ok(TranslationModel::Prompted(
-                gguf_source(&files, spec)?.load()?,
-            )),
-            // A repo with config.json: its snapshot directory.
-            Some(files) => {
-                let mut loaded = load_seq2seq_dir(&files.dir)?;
-                loaded.name = spec.to_string();
-                Ok(TranslationModel::Seq2Seq(loaded))
+            Some(files) if files.format == WeightsFormat::Gguf => {
+                let loaded = gguf_source(&files, spec)?.load()?;
+                Ok(prompted(loaded))
             }
-            None => Ok(TranslationModel::Prompted(load_lm(model)?)),
+            // A repo with config.json: its snapshot directory.
+            Some(files) => Ok(TranslationModel::load(&files.dir)
+                .with_context(|| format!("cannot load {}", files.dir.display()))?
+                .with_name(spec)),
+            None => Ok(prompted(load_lm(model)?)),
         },
-        None => Ok(TranslationModel::Prompted(load_lm(model)?)),
+        None => Ok(prompted(load_lm(model)?)),
     }
 }
 
-/// An encoder-decoder checkpoint directory: `config.json`, safetensors
-/// weights and `tokenizer.json` (Marian: or its SentencePiece files).
-fn load_seq2seq_dir(dir: &Path) -> Result<LoadedSeq2Seq> {
-    let config_path = dir.join("config.json");
-    if !config_path.is_file() {
-        bail!(
-            "{}: not found; a model directory needs config.json, model.safetensors and \
-             tokenizer.json (an OPUS-MT, NLLB / M2M100 or MADLAD-400 checkpoint)",
-            config_path.display()
-        );
-    }
-    let config = config::read(&config_path)?;
-    if !config.family.is_seq2seq() {
-        bail!(
-            "{}: {} is a decoder-only model; translate runs those from a GGUF file (a path \
-             ending in .gguf or a name from `tarjoman models list`), and directories only for \
-             encoder-decoder models (marian, m2m_100, t5)",
-            config_path.display(),
-            config.family.name()
-        );
-    }
-    let lm = Seq2SeqLm::load(dir).with_context(|| format!("cannot load {}", dir.display()))?;
-    if !lm.has_tokenizer() {
-        bail!(
-            "{}: not found; an encoder-decoder model directory needs its tokenizer.json              (or, for Marian / OPUS-MT, source.spm, target.spm and vocab.json)",
-            dir.join("tokenizer.json").display()
-        );
-    }
-    let target_prefix = (config.family == config::Family::T5).then(|| "<2en> ".to_string());
-    Ok(LoadedSeq2Seq {
-        lm,
-        target_prefix,
-        name: dir.display().to_string(),
-    })
+/// A loaded GGUF model as a translation model, in its prompt format.
+fn prompted(loaded: LoadedLm) -> TranslationModel {
+    TranslationModel::gguf(loaded.lm, Some(&loaded.format), loaded.name)
 }
 
 /// Loads the default sentence embedder (for extractive summaries).

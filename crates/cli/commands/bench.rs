@@ -174,7 +174,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(path) => {
             let text = read_document(path)?;
             let t = Instant::now();
-            let mut translator = Translator::new(lm, &loaded.format, TranslateOptions::default())?;
+            let mut translator =
+                Translator::prompted(lm, &loaded.format, TranslateOptions::default())?;
             let stats = translator.translate_document(&text, |_| Ok::<_, anyhow::Error>(()))?;
             json!({
                 "file": path.display().to_string(),

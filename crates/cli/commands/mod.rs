@@ -6,5 +6,4 @@ pub mod eval;
 pub mod manifest;
 pub mod models;
 pub mod summarize;
-pub mod summarize_dir;
 pub mod translate;

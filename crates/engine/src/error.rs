@@ -1,3 +1,7 @@
+//! The engine's errors.
+
+use std::path::PathBuf;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -10,6 +14,14 @@ pub enum Error {
     Internal(String),
     #[error("nothing to summarize: the text has no sentences")]
     EmptyDocument,
+    #[error("{options}: not for {kind}, which {why}")]
+    Unsupported {
+        options: String,
+        kind: &'static str,
+        why: String,
+    },
+    #[error("{}: {reason}", path.display())]
+    ModelFiles { path: PathBuf, reason: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

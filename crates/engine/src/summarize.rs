@@ -59,7 +59,7 @@ pub fn abstractive(
         ids.extend(lm.info.bos_id);
     }
     ids.extend(lm.encode(&prompt.text)?);
-    let generation = generate(&mut lm.decoder(), &ids, cfg, Some(320), &prompt.stop)?;
+    let generation = generate(lm, &ids, cfg, Some(320), &prompt.stop)?;
     let mut out: Vec<String> = sentences(&generation.text)
         .into_iter()
         .map(|s| s.trim_start_matches(['-', '*', '•', ' ']).to_string())

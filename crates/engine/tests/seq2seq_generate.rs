@@ -1,13 +1,15 @@
 //! The one generation loop driving encoder-decoder and safetensors
 //! decoder-only models: on the tiny transformers fixtures of
 //! `tarjoman-models` (see its tests/fixtures/README.md), greedy `generate`
-//! reproduces transformers' greedy ids, and `translate_seq2seq` runs a
-//! source sentence through it with no prompt.
+//! reproduces transformers' greedy ids, and the translation API
+//! ([`TranslationModel`]) runs source sentences through it with no prompt,
+//! several side by side.
 
 use std::path::{Path, PathBuf};
 
 use tarjoman_engine::generate::{generate, GenerationConfig, StopReason};
-use tarjoman_engine::translate::{translate_seq2seq, TranslateOptions};
+use tarjoman_engine::translate::{Event, SentenceRecord, TranslateOptions};
+use tarjoman_engine::TranslationModel;
 use tarjoman_models::dense::DenseLm;
 use tarjoman_models::seq2seq::Seq2SeqLm;
 
@@ -49,6 +51,25 @@ fn word_tokenizer(dir: &Path, eos: u32) -> PathBuf {
     let path = dir.join("tokenizer.json");
     std::fs::write(&path, doc.to_string()).unwrap();
     path
+}
+
+/// Translates `text` with an encoder-decoder model through the engine's
+/// translation API; one record per sentence.
+/// The fixtures' word tokenizer knows no `<2en>`, so T5 gets no target
+/// prefix.
+fn translate(lm: Seq2SeqLm, text: &str, opts: TranslateOptions) -> Vec<SentenceRecord> {
+    let mut model = TranslationModel::seq2seq(lm, "fixture").with_target_prefix(None);
+    let mut translator = model.translator(opts).unwrap();
+    let mut records = Vec::new();
+    translator
+        .translate_document(text, |event| {
+            if let Event::Record(r) = event {
+                records.push(r.clone());
+            }
+            Ok::<_, tarjoman_engine::Error>(())
+        })
+        .unwrap();
+    records
 }
 
 fn greedy(max_new_tokens: usize) -> GenerationConfig {
@@ -122,7 +143,7 @@ fn translate_seq2seq_runs_a_sentence_without_a_prompt() {
     let tmp = tempfile::tempdir().unwrap();
     let r = reference("t5");
     let dir = fixture("t5");
-    let mut lm = Seq2SeqLm::load_files(
+    let lm = Seq2SeqLm::load_files(
         &dir.join("config.json"),
         &[dir.join("model.safetensors")],
         Some(&word_tokenizer(tmp.path(), 2)),
@@ -140,14 +161,15 @@ fn translate_seq2seq_runs_a_sentence_without_a_prompt() {
         length_ratio: 0.0,
         ..TranslateOptions::default()
     };
-    let (text, stats) = translate_seq2seq(&mut lm, &words.join(" "), &opts, None).unwrap();
+    let records = translate(lm, &words.join(" "), opts);
     let want: Vec<String> = ids(&r["greedy_ids"])
         .iter()
         .map(|i| format!("t{i}"))
         .collect();
-    assert_eq!(text, want.join(" "));
-    assert_eq!(stats.source_tokens, source.len());
-    assert_eq!(stats.stop, StopReason::LengthCap);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].translation, want.join(" "));
+    assert_eq!(records[0].source_tokens, source.len());
+    assert_eq!(records[0].stop_reason, Some(StopReason::LengthCap));
 }
 
 /// M2M100 / NLLB through the same loop: the source is `[pes_Arab] tokens
@@ -164,7 +186,7 @@ fn generate_reproduces_m2m100_greedy_ids_after_the_forced_language() {
     assert_eq!(g.tokens, want[1..]);
     assert_eq!(g.stop, StopReason::MaxTokens);
 
-    // translate_seq2seq builds the same source from the text.
+    // The translation API builds the same source from the text.
     let opts = TranslateOptions {
         normalize: None,
         length_slack: want.len() - 1,
@@ -172,9 +194,46 @@ fn generate_reproduces_m2m100_greedy_ids_after_the_forced_language() {
         ..TranslateOptions::default()
     };
     let text = r["source_text"].as_str().unwrap();
-    let (_, stats) = translate_seq2seq(&mut lm, text, &opts, None).unwrap();
-    assert_eq!(stats.source_tokens, source.len());
-    assert_eq!(stats.output_tokens, want.len() - 1);
+    let records = translate(lm, text, opts);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].source_tokens, source.len());
+    assert_eq!(records[0].output_tokens, want.len() - 1);
+}
+
+/// Sentences of an encoder-decoder model decode side by side (each in its
+/// own slot) and give what they give one at a time; beam search runs on
+/// the same slots; what only prompted models do is refused by name.
+#[test]
+fn encoder_decoder_sentences_batch_and_reject_prompt_options() {
+    let r = reference("m2m100");
+    let line = r["source_text"].as_str().unwrap();
+    let doc = format!("{line}\n{line} {line}\n\n{line}\n");
+    let opts = |batch| TranslateOptions {
+        batch,
+        ..TranslateOptions::default()
+    };
+    let alone = translate(Seq2SeqLm::load(&fixture("m2m100")).unwrap(), &doc, opts(1));
+    let together = translate(Seq2SeqLm::load(&fixture("m2m100")).unwrap(), &doc, opts(4));
+    assert!(alone.len() >= 3, "{} records", alone.len());
+    let texts =
+        |rs: &[SentenceRecord]| rs.iter().map(|r| r.translation.clone()).collect::<Vec<_>>();
+    assert_eq!(texts(&alone), texts(&together));
+
+    let beams = TranslateOptions {
+        beams: 2,
+        ..TranslateOptions::default()
+    };
+    let beamed = translate(Seq2SeqLm::load(&fixture("m2m100")).unwrap(), &doc, beams);
+    assert_eq!(beamed.len(), alone.len());
+
+    let mut model = TranslationModel::seq2seq(Seq2SeqLm::load(&fixture("m2m100")).unwrap(), "m");
+    let asked = TranslateOptions {
+        shots: Some(1),
+        system_prompt: Some("Translate.".into()),
+        ..TranslateOptions::default()
+    };
+    let err = model.translator(asked).err().unwrap().to_string();
+    assert!(err.contains("shots, system_prompt"), "{err}");
 }
 
 #[test]
@@ -190,4 +249,28 @@ fn m2m100_without_language_codes_in_its_tokenizer_is_an_error_naming_them() {
     .unwrap()
     .to_string();
     assert!(err.contains("pes_Arab") && err.contains("__fa__"), "{err}");
+}
+
+/// A safetensors decoder-only checkpoint directory (with a tokenizer) is a
+/// prompted model: the same translation API prompts it in its family's
+/// chat format, one sentence in, one line out.
+#[test]
+fn a_decoder_only_checkpoint_directory_translates_through_a_prompt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for file in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixture("qwen2").join(file), dir.join(file)).unwrap();
+    }
+    word_tokenizer(dir, 1);
+    let mut model = TranslationModel::load(dir).unwrap();
+    assert_eq!(model.kind(), tarjoman_engine::ModelKind::Prompted);
+    assert_eq!(model.prompt_format(), Some("chatml"));
+    let opts = TranslateOptions {
+        system_prompt: Some("Translate.".into()),
+        retry: false,
+        ..TranslateOptions::default()
+    };
+    let mut translator = model.translator(opts).unwrap();
+    let english = translator.translate_text("t5 t6 t7.\n").unwrap();
+    assert_eq!(english.lines().count(), 1, "{english:?}");
 }

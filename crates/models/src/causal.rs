@@ -410,7 +410,13 @@ impl CausalLm {
 
     /// Tokens whose keys and values are cached in slot 0.
     pub fn cached(&self) -> usize {
-        self.histories[0].len()
+        self.cached_in(0)
+    }
+
+    /// Tokens whose keys and values are cached in `slot` (0 for a slot
+    /// never used).
+    pub fn cached_in(&self, slot: usize) -> usize {
+        self.histories.get(slot).map_or(0, Vec::len)
     }
 
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {

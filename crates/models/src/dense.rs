@@ -20,7 +20,7 @@ use candle_transformers::models::{gemma3, llama, qwen2, qwen3};
 use tokenizers::Tokenizer;
 
 use crate::config::{self, Family, ModelConfig, Settings};
-use crate::lm::Decoder;
+use crate::lm::{no_slot, Lm};
 use crate::weights::Checkpoint;
 use crate::{tokenizer, Error, Result};
 
@@ -216,17 +216,11 @@ impl DenseLm {
     }
 }
 
-impl Decoder for DenseLm {
-    fn start(&mut self, input: &[u32]) -> Result<Tensor> {
-        let logits = self.forward(input, 0)?;
-        self.pos = input.len();
-        Ok(logits)
-    }
-
-    fn step(&mut self, token: u32) -> Result<Tensor> {
-        let logits = self.forward(&[token], self.pos)?;
-        self.pos += 1;
-        Ok(logits)
+/// One sequence at a time (slot 0): candle-transformers' models keep one
+/// cache, and cannot drop part of it, so every prompt runs in full.
+impl Lm for DenseLm {
+    fn max_slots(&self) -> usize {
+        1
     }
 
     fn room(&self, input_len: usize) -> usize {
@@ -235,6 +229,31 @@ impl Decoder for DenseLm {
 
     fn eos_ids(&self) -> &[u32] {
         &self.config.eos_ids
+    }
+
+    fn prefill_in(&mut self, slot: usize, input: &[u32]) -> Result<(Tensor, usize)> {
+        if slot != 0 {
+            return Err(no_slot(slot, 1));
+        }
+        let logits = self.forward(input, 0)?;
+        self.pos = input.len();
+        Ok((logits, input.len()))
+    }
+
+    fn step(&mut self, slot: usize, token: u32) -> Result<Tensor> {
+        if slot != 0 {
+            return Err(no_slot(slot, 1));
+        }
+        let logits = self.forward(&[token], self.pos)?;
+        self.pos += 1;
+        Ok(logits)
+    }
+
+    fn copy_slot(&mut self, from: usize, to: usize) -> Result<()> {
+        match (from, to) {
+            (0, 0) => Ok(()),
+            _ => Err(no_slot(from.max(to), 1)),
+        }
     }
 
     fn decode(&self, ids: &[u32]) -> Result<String> {

@@ -19,7 +19,7 @@ use candle_core::{DType, Device, Tensor};
 use tokenizers::Tokenizer;
 
 use crate::config::{self, Family, ModelConfig, Settings};
-use crate::lm::Decoder;
+use crate::lm::{no_slot, Lm};
 use crate::m2m100::{self, M2M100};
 use crate::t5;
 use crate::tokenizer::spm::{self, MarianFiles, MarianTokenizers};
@@ -86,13 +86,17 @@ pub struct Seq2SeqLm {
     /// M2M100 / NLLB: the language codes (set from the tokenizer).
     pub languages: Option<Languages>,
     device: Device,
-    /// T5's encoder states for the current source.
+    /// T5's encoder states for the current source (one slot).
     encoder_out: Option<Tensor>,
-    /// Marian's and M2M100's decoder cache for the current source.
-    bart_cache: Option<m2m100::DecoderCache>,
-    /// Decoder tokens fed so far for the current source.
-    pos: usize,
+    /// Marian's and M2M100's decoder cache for each slot's source.
+    bart_cache: Vec<Option<m2m100::DecoderCache>>,
+    /// Decoder tokens fed so far for each slot's source.
+    pos: Vec<usize>,
 }
+
+/// How many sources Marian and M2M100 / NLLB hold at once ([`Lm`] slots):
+/// each keeps its own decoder cache.
+const BART_SLOTS: usize = 64;
 
 impl Seq2SeqLm {
     /// Loads `config.json`, the safetensors weights and the tokenizer from
@@ -191,8 +195,8 @@ impl Seq2SeqLm {
             languages: None,
             device,
             encoder_out: None,
-            bart_cache: None,
-            pos: 0,
+            bart_cache: vec![None],
+            pos: vec![0],
         };
         if let Some(tokenizer) = tokenizer {
             lm.set_tokenizer(tokenizer)?;
@@ -220,8 +224,21 @@ impl Seq2SeqLm {
             m.clear_kv_cache();
         }
         self.encoder_out = None;
-        self.bart_cache = None;
-        self.pos = 0;
+        self.bart_cache.iter_mut().for_each(|c| *c = None);
+        self.pos.iter_mut().for_each(|p| *p = 0);
+    }
+
+    /// Checks that this model has `slot` and makes room for its state.
+    fn ensure_slot(&mut self, slot: usize) -> Result<()> {
+        let max = Lm::max_slots(self);
+        if slot >= max {
+            return Err(no_slot(slot, max));
+        }
+        if self.pos.len() <= slot {
+            self.pos.resize(slot + 1, 0);
+            self.bart_cache.resize_with(slot + 1, || None);
+        }
+        Ok(())
     }
 
     /// The forced first target token (M2M100's target language code).
@@ -257,6 +274,13 @@ impl Seq2SeqLm {
     /// Starts a new source: resets the caches and runs the encoder.
     pub fn encode_source(&mut self, source: &[u32]) -> Result<()> {
         self.reset();
+        self.encode_in(0, source)
+    }
+
+    /// Starts a new source in `slot` (the others keep theirs): runs the
+    /// encoder and prepares the slot's decoder cache.
+    fn encode_in(&mut self, slot: usize, source: &[u32]) -> Result<()> {
+        self.ensure_slot(slot)?;
         if source.len() > self.config.context_length {
             return Err(Error::ContextOverflow {
                 tokens: source.len(),
@@ -264,19 +288,32 @@ impl Seq2SeqLm {
             });
         }
         let input = self.ids(source)?;
+        self.pos[slot] = 0;
         match &mut self.model {
             Model::Bart(m) => {
+                self.bart_cache[slot] = None;
                 let encoded = m.encode(&[source])?;
-                self.bart_cache = Some(m.start_decoding(&encoded)?);
+                self.bart_cache[slot] = Some(m.start_decoding(&encoded)?);
             }
-            Model::T5(m) => self.encoder_out = Some(m.encode(&input)?),
+            Model::T5(m) => {
+                m.clear_kv_cache();
+                self.encoder_out = None;
+                self.encoder_out = Some(m.encode(&input)?);
+            }
         }
         Ok(())
     }
 
-    /// Feeds decoder tokens after the cached ones; logits `[len, vocab]`.
+    /// Feeds decoder tokens after the cached ones of slot 0; logits
+    /// `[len, vocab]`.
     fn feed(&mut self, tokens: &[u32]) -> Result<Tensor> {
-        let end = self.pos + tokens.len();
+        self.feed_in(0, tokens)
+    }
+
+    /// [`Self::feed`] in `slot`.
+    fn feed_in(&mut self, slot: usize, tokens: &[u32]) -> Result<Tensor> {
+        self.ensure_slot(slot)?;
+        let end = self.pos[slot] + tokens.len();
         if end > self.config.context_length {
             return Err(Error::ContextOverflow {
                 tokens: end,
@@ -286,7 +323,7 @@ impl Seq2SeqLm {
         let input = self.ids(tokens)?;
         let logits = match &mut self.model {
             Model::Bart(m) => {
-                let cache = self.bart_cache.as_mut().ok_or(Error::EmptyInput)?;
+                let cache = self.bart_cache[slot].as_mut().ok_or(Error::EmptyInput)?;
                 m.decode(&[tokens], cache)?
             }
             Model::T5(m) => {
@@ -294,7 +331,7 @@ impl Seq2SeqLm {
                 m.decode_all(&input, encoder_out)?
             }
         };
-        self.pos = end;
+        self.pos[slot] = end;
         Ok(logits.squeeze(0)?.to_dtype(DType::F32)?)
     }
 
@@ -383,20 +420,14 @@ impl Seq2SeqLm {
     }
 }
 
-impl Decoder for Seq2SeqLm {
-    /// Encodes the source, then feeds the decoder start token (and, for
-    /// M2M100 / NLLB, the forced target language code, which is not part of
-    /// the generated ids).
-    fn start(&mut self, input: &[u32]) -> Result<Tensor> {
-        let prefix = self.decoder_prefix()?;
-        self.encode_source(input)?;
-        let logits = self.feed(&prefix)?;
-        let last = logits.dim(0)?.saturating_sub(1);
-        Ok(logits.get(last)?)
-    }
-
-    fn step(&mut self, token: u32) -> Result<Tensor> {
-        Ok(self.feed(&[token])?.squeeze(0)?)
+/// Marian and M2M100 / NLLB hold a source per slot, each with its own
+/// decoder cache; T5 (whose cache lives inside candle's model) holds one.
+impl Lm for Seq2SeqLm {
+    fn max_slots(&self) -> usize {
+        match self.model {
+            Model::Bart(_) => BART_SLOTS,
+            Model::T5(_) => 1,
+        }
     }
 
     fn room(&self, _input_len: usize) -> usize {
@@ -412,6 +443,31 @@ impl Decoder for Seq2SeqLm {
 
     fn suppressed_ids(&self) -> &[u32] {
         &self.suppressed
+    }
+
+    /// Encodes the source, then feeds the decoder start token (and, for
+    /// M2M100 / NLLB, the forced target language code, which is not part of
+    /// the generated ids).
+    fn prefill_in(&mut self, slot: usize, input: &[u32]) -> Result<(Tensor, usize)> {
+        let prefix = self.decoder_prefix()?;
+        self.encode_in(slot, input)?;
+        let logits = self.feed_in(slot, &prefix)?;
+        let last = logits.dim(0)?.saturating_sub(1);
+        Ok((logits.get(last)?, input.len()))
+    }
+
+    fn step(&mut self, slot: usize, token: u32) -> Result<Tensor> {
+        Ok(self.feed_in(slot, &[token])?.squeeze(0)?)
+    }
+
+    fn copy_slot(&mut self, from: usize, to: usize) -> Result<()> {
+        self.ensure_slot(from)?;
+        self.ensure_slot(to)?;
+        if from != to {
+            self.bart_cache[to] = self.bart_cache[from].clone();
+            self.pos[to] = self.pos[from];
+        }
+        Ok(())
     }
 
     fn decode(&self, ids: &[u32]) -> Result<String> {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use serde_json::Value;
 use tarjoman_models::dense::DenseLm;
-use tarjoman_models::lm::Decoder;
+use tarjoman_models::lm::Lm;
 use tarjoman_models::seq2seq::Seq2SeqLm;
 use tarjoman_models::Error;
 
@@ -111,16 +111,16 @@ fn argmax(logits: &Tensor, suppressed: &[u32]) -> u32 {
     best.0
 }
 
-/// Greedy decoding through the `Decoder` trait (cached), no EOS stop.
-fn greedy(model: &mut dyn Decoder, input: &[u32], steps: usize) -> (Vec<u32>, Vec<Tensor>) {
+/// Greedy decoding through the `Lm` trait (cached, slot 0), no EOS stop.
+fn greedy(model: &mut dyn Lm, input: &[u32], steps: usize) -> (Vec<u32>, Vec<Tensor>) {
     let suppressed = model.suppressed_ids().to_vec();
-    let mut logits = model.start(input).unwrap();
+    let (mut logits, _) = model.prefill_in(0, input).unwrap();
     let (mut ids, mut all) = (Vec::new(), Vec::new());
     for _ in 0..steps {
         let next = argmax(&logits, &suppressed);
         all.push(logits.clone());
         ids.push(next);
-        logits = model.step(next).unwrap();
+        logits = model.step(0, next).unwrap();
     }
     (ids, all)
 }
@@ -140,7 +140,7 @@ fn check_decoder(name: &str, dir: &Path) {
 
     // Full recompute of every prefix, and cached decoding one token at a
     // time, both against transformers' logits at each position.
-    let mut cached = lm.start(&prompt[..1]).unwrap();
+    let mut cached = lm.prefill_in(0, &prompt[..1]).unwrap().0;
     for t in 0..prompt.len() {
         let reference = logits.get(t).unwrap();
         let full = lm.forward(&prompt[..=t], 0).unwrap();
@@ -158,8 +158,8 @@ fn check_decoder(name: &str, dir: &Path) {
         if let Some(&next) = prompt.get(t + 1) {
             // `step` continues the cached sequence; `forward` above started
             // new ones, so restart the cached one up to here first.
-            lm.start(&prompt[..=t]).unwrap();
-            cached = lm.step(next).unwrap();
+            lm.prefill_in(0, &prompt[..=t]).unwrap();
+            cached = lm.step(0, next).unwrap();
         }
     }
 
@@ -240,7 +240,7 @@ fn check_seq2seq(name: &str, mut lm: Seq2SeqLm, ref_tol: f32) {
 
     // Cached: start from the source, then one decoder token at a time.
     assert_eq!(dec[0], lm.decoder_start);
-    let mut cached = lm.start(&source).unwrap();
+    let mut cached = lm.prefill_in(0, &source).unwrap().0;
     for t in 0..dec.len() {
         let reference = logits.get(t).unwrap();
         assert_within(
@@ -255,7 +255,7 @@ fn check_seq2seq(name: &str, mut lm: Seq2SeqLm, ref_tol: f32) {
             &full.get(t).unwrap(),
         );
         if let Some(&next) = dec.get(t + 1) {
-            cached = lm.step(next).unwrap();
+            cached = lm.step(0, next).unwrap();
         }
     }
 
@@ -332,7 +332,7 @@ fn t5_matches_transformers() {
     check_seq2seq_family("t5");
 }
 
-/// M2M100 / NLLB through `Seq2SeqLm` and the `Decoder` trait, on the
+/// M2M100 / NLLB through `Seq2SeqLm` and the `Lm` trait, on the
 /// fixture of `scripts/make_fixture_m2m100.py` (its reference.json holds the
 /// logits as lists and the greedy ids with the forced `eng_Latn` first).
 #[test]
@@ -363,7 +363,7 @@ fn m2m100_matches_transformers_through_the_decoder_trait() {
     let reference = as_tensor(&r["logits"]);
     let full = lm.logits(&source, &dec).unwrap();
     assert_close("m2m100 teacher-forced logits", &full, &reference);
-    let mut cached = lm.start(&source).unwrap();
+    let mut cached = lm.prefill_in(0, &source).unwrap().0;
     for t in 1..dec.len() {
         assert_close(
             &format!("m2m100 position {t} (cached)"),
@@ -371,7 +371,7 @@ fn m2m100_matches_transformers_through_the_decoder_trait() {
             &reference.get(t).unwrap(),
         );
         if let Some(&next) = dec.get(t + 1) {
-            cached = lm.step(next).unwrap();
+            cached = lm.step(0, next).unwrap();
         }
     }
 
@@ -611,7 +611,7 @@ fn inputs_beyond_the_context_or_empty_are_errors() {
     ));
     assert!(matches!(lm.forward(&[], 0), Err(Error::EmptyInput)));
     let mut t5 = Seq2SeqLm::load(&fixture("t5")).unwrap();
-    assert!(matches!(t5.start(&[]), Err(Error::EmptyInput)));
+    assert!(matches!(t5.prefill_in(0, &[]), Err(Error::EmptyInput)));
     // A decoder-only checkpoint is not an encoder-decoder one, and back.
     assert!(Seq2SeqLm::load(&fixture("llama")).is_err());
     assert!(DenseLm::load(&fixture("marian")).is_err());
@@ -984,7 +984,7 @@ fn single_tensors_read_alike_from_safetensors_and_pickles() {
 
 // --- GGUF: the decoder-only fixtures as llama.cpp converts them ---------
 // The production path for GGUF files (`CausalLm`, our quantized decoder in
-// decoder.rs) checked against transformers on the same fixtures: each is
+// `decoder/`) checked against transformers on the same fixtures: each is
 // written as an f32 GGUF with llama.cpp's tensor names and metadata, so the
 // logits must match to 1e-4 and greedy ids exactly.
 
@@ -1162,7 +1162,7 @@ fn check_gguf_family(name: &str, backend: tarjoman_models::causal::Backend) {
     }
 
     let steps = r.json["greedy_steps"].as_u64().unwrap() as usize;
-    let (ids, step_logits) = greedy(&mut lm.decoder(), &prompt, steps);
+    let (ids, step_logits) = greedy(&mut lm, &prompt, steps);
     assert_eq!(ids, r.ids("greedy_ids"), "{what} greedy ids");
     for (k, l) in step_logits.iter().enumerate() {
         assert_close(

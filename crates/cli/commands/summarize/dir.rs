@@ -22,7 +22,7 @@ use tarjoman_engine::summarize;
 use tarjoman_engine::translate::{Event, RecordKind, TranslateOptions, Translator};
 use tarjoman_models::embed::SentenceEmbedder;
 
-use super::summarize::{Args, Method};
+use super::args::{Args, Method};
 use crate::model::{LmSource, LoadedLm};
 
 /// English text summarized in one go by the language model: longer text is
@@ -38,68 +38,6 @@ const EXTRACTIVE_CHUNK_BYTES: usize = 20_000;
 /// Persian text handed to the translator at a time, so that segmenting a
 /// huge article never holds all of its pieces at once.
 const TRANSLATE_CHUNK_BYTES: usize = 64 * 1024;
-
-/// Options that only apply to a folder.
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Folder options")]
-pub struct FolderArgs {
-    /// Output folder (created if missing). Default: DIR.summaries beside DIR.
-    #[arg(short, long, value_name = "OUTDIR")]
-    pub output: Option<PathBuf>,
-
-    /// Also write the full English translation of each Persian article
-    /// (`NAME.en.txt` beside its summary).
-    #[arg(long)]
-    pub translate: bool,
-
-    /// Worker threads, each with its own model instances. The cores are
-    /// shared out: each worker's candle kernels get cores / N threads
-    /// (unless CANDLE_NUM_THREADS or RAYON_NUM_THREADS is set).
-    #[arg(short, long, default_value_t = 1, value_name = "N")]
-    pub jobs: usize,
-
-    /// Take the files whose path relative to DIR matches PATTERN (`*`
-    /// crosses folders: `*.txt` takes `a/b.txt`). Repeatable. Default:
-    /// `*.txt` and `*.md`, any case.
-    #[arg(long, value_name = "PATTERN")]
-    pub glob: Vec<String>,
-
-    /// Take only shard K of N (K counted from 0): a stable partition by a
-    /// hash of each file's path, so N machines running K = 0..N-1 (a Slurm
-    /// job array, a Kubernetes Indexed Job) share the folder without
-    /// overlap. Each writes `manifest.shard-K-of-N.jsonl`; combine them
-    /// with `tarjoman manifest merge`.
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<Shard>,
-
-    /// Refuse inputs larger than this many bytes (without reading them).
-    #[arg(long, value_name = "BYTES", default_value_t = tarjoman_text::DEFAULT_MAX_BYTES)]
-    pub max_bytes: usize,
-}
-
-impl FolderArgs {
-    /// Folder options make no sense for one file: say so rather than ignore them.
-    pub fn refuse_for_file(&self, input: &Path) -> Result<()> {
-        let given = [
-            (self.output.is_some(), "--output"),
-            (self.translate, "--translate"),
-            (self.jobs != 1, "--jobs"),
-            (!self.glob.is_empty(), "--glob"),
-            (self.shard.is_some(), "--shard"),
-            (
-                self.max_bytes != tarjoman_text::DEFAULT_MAX_BYTES,
-                "--max-bytes",
-            ),
-        ];
-        if let Some((_, flag)) = given.iter().find(|(given, _)| *given) {
-            bail!(
-                "{flag} applies to a folder, and {} is not one",
-                input.display()
-            );
-        }
-        Ok(())
-    }
-}
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let dir = &args.input;
@@ -338,7 +276,7 @@ impl Worker<'_> {
     fn translate(&mut self, text: &str) -> Result<(String, String)> {
         let opts = self.shared.translate.clone();
         let loaded = self.lm()?;
-        let mut translator = Translator::new(&mut loaded.lm, &loaded.format, opts)?;
+        let mut translator = Translator::prompted(&mut loaded.lm, &loaded.format, opts)?;
         let mut full = String::new();
         let mut prose = String::new();
         for chunk in chunks(text, TRANSLATE_CHUNK_BYTES) {
