@@ -35,9 +35,12 @@ pub struct TranslateOptions {
     /// Terms the translation must use, enforced through the prompt and
     /// checked in the output.
     pub glossary: Option<Glossary>,
-    /// Sentences decoded together (see [`generate_many`]); 1 translates one
-    /// sentence at a time. Only the fast GGUF backend batches; the others
-    /// run one sentence at a time whatever this says.
+    /// Sentences decoded together (see [`crate::generate::generate_many`]); 1 translates one
+    /// sentence at a time. GGUF models (fast backend) read their weights
+    /// once for all rows of a step; Marian and M2M100 / NLLB hold a
+    /// sentence per slot and step them in turn; candle's reference
+    /// backends, safetensors decoder-only models and T5 hold one sentence,
+    /// whatever this says.
     pub batch: usize,
     /// Candidates per sentence: 1 is greedy decoding alone; N > 1 adds
     /// N - 1 sampled translations and keeps the one that agrees most with
@@ -46,7 +49,7 @@ pub struct TranslateOptions {
     pub candidates: usize,
     /// Beam search width: 1 is the decoding of [`Self::generation`];
     /// N > 1 keeps the N most likely partial translations at every step
-    /// ([`generate_beam`]); `ceil(batch / N)` sentences decode together,
+    /// ([`crate::generate::generate_beam`]); `ceil(batch / N)` sentences decode together,
     /// with all their beams. Minimum Bayes risk decoding (`candidates` >
     /// 1) replaces it.
     pub beams: usize,
@@ -70,7 +73,7 @@ pub struct TranslateOptions {
     /// How the context moves along a chain of sentences.
     pub context_window: ContextWindow,
     /// With `context`, the documents given to
-    /// [`Translator::translate_documents`] are consecutive parts of one text
+    /// [`super::Translator::translate_documents`] are consecutive parts of one text
     /// (the lines of a test set), so a document's first sentence gets the
     /// previous document's last as context.
     pub context_across_documents: bool,

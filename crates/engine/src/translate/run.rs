@@ -322,7 +322,7 @@ where
     }
 
     /// The context of a sentence: up to `context_sentences` of its
-    /// predecessors' texts and translations (see [`ContextWindow`]), oldest
+    /// predecessors' texts and translations (see [`super::ContextWindow`]), oldest
     /// first. A sentence starts only when its predecessor (and so every
     /// earlier one) is translated.
     fn context(&self, sentence: usize) -> Vec<(&str, &str)> {

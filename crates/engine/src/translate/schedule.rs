@@ -6,7 +6,7 @@ use tarjoman_text::segment::{Piece, PieceKind};
 use super::options::MIN_CHAIN_SENTENCES;
 
 /// Joins the sentences of each line (and the spaces between them) into one
-/// piece, for [`Unit::Paragraph`]; line breaks and metadata stay apart.
+/// piece, for [`super::Unit::Paragraph`]; line breaks and metadata stay apart.
 pub(crate) fn paragraphs(text: &str, pieces: Vec<Piece>) -> Vec<Piece> {
     let mut out: Vec<Piece> = Vec::new();
     // Spaces after the last sentence, which join it to a next one on the

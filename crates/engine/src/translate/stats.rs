@@ -93,7 +93,7 @@ impl DocumentStats {
     }
 }
 
-/// Per-sentence numbers from [`Translator::translate_sentence`].
+/// Per-sentence numbers, as a [`SentenceRecord`] reports them.
 #[derive(Debug, Clone)]
 pub struct SentenceStats {
     pub source_tokens: usize,
