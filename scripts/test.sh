@@ -10,6 +10,18 @@ if ! command -v pkg-config >/dev/null || ! pkg-config --exists openssl 2>/dev/nu
   apt-get update -qq && apt-get install -y -qq pkg-config libssl-dev >/dev/null
 fi
 
+# tests/slurm.rs checks scripts/k8s-indexed-job.yaml against the published
+# Job schema: kubernetes-validate ships the schemas, so it runs offline.
+if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
+  echo "installing kubernetes-validate (Kubernetes schemas, for tests/slurm.rs)" >&2
+  python3 -m pip install -q --root-user-action=ignore kubernetes-validate==1.37.0
+fi
+# tests/slurm.rs runs a real one-node Slurm cluster; it starts one itself
+# (as root), but installing Slurm first keeps that out of the test's time.
+if [ "$(id -u)" -eq 0 ]; then
+  scripts/slurm_setup.sh || echo "warning: Slurm did not start: tests/slurm.rs will fail" >&2
+fi
+
 cargo build --release --locked
 # gemma-3-270m and qwen2.5-coder-1.5b-instruct: their GGUF-built tokenizers
 # are checked against their tokenizer.json files
