@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod folders;
+use folders::{files_under, manifest, write};
+
 const SMALL_MODEL: &str = "smollm2-135m-instruct";
 
 fn bin() -> Command {
@@ -65,20 +68,6 @@ fn final_line(out: &Output) -> String {
         .to_string()
 }
 
-fn write(path: &Path, bytes: impl AsRef<[u8]>) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
-
-/// Reads a manifest strictly: every line must be a record.
-fn manifest(path: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.is_empty() || text.ends_with('\n'), "torn manifest");
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 fn by_path(records: &[serde_json::Value]) -> BTreeMap<String, serde_json::Value> {
     let map: BTreeMap<_, _> = records
         .iter()
@@ -86,24 +75,6 @@ fn by_path(records: &[serde_json::Value]) -> BTreeMap<String, serde_json::Value>
         .collect();
     assert_eq!(map.len(), records.len(), "one record per path");
     map
-}
-
-/// Every file under `dir`, relative, `/` separated.
-fn files_under(dir: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap();
-                out.insert(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    out
 }
 
 /// A folder of articles for the kill test, and what each should become.

@@ -16,6 +16,9 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+mod folders;
+use folders::{files_under, manifest, write};
+
 const SHARDS: usize = 4;
 /// Enough that a shard takes seconds: the cancel must land mid-shard.
 const ARTICLES: usize = 120;
@@ -66,11 +69,6 @@ fn output(cmd: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
-fn write(path: &Path, bytes: impl AsRef<[u8]>) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
-
 /// `n` English articles of five TICO-19 lines and the two bad inputs;
 /// returns every input's relative path.
 fn corpus(dir: &Path, n: usize) -> BTreeSet<String> {
@@ -94,15 +92,6 @@ fn corpus(dir: &Path, n: usize) -> BTreeSet<String> {
     inputs
 }
 
-/// Reads a manifest strictly: every line must be a record.
-fn manifest(path: &Path) -> Vec<serde_json::Value> {
-    let body = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(body.is_empty() || body.ends_with('\n'), "torn manifest");
-    body.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 /// Records by path, without what differs from run to run (timings).
 fn by_path(records: &[serde_json::Value]) -> BTreeMap<String, serde_json::Value> {
     let map: BTreeMap<_, _> = records
@@ -117,24 +106,6 @@ fn by_path(records: &[serde_json::Value]) -> BTreeMap<String, serde_json::Value>
         .collect();
     assert_eq!(map.len(), records.len(), "one record per path");
     map
-}
-
-/// Every file under `dir`, relative, `/` separated.
-fn files_under(dir: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap();
-                out.insert(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    out
 }
 
 /// `tarjoman manifest merge OUT/manifest.shard-*-of-N.jsonl -o

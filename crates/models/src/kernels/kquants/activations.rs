@@ -189,20 +189,7 @@ pub(super) enum Activations {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Values with a spread of magnitudes, deterministic.
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..n)
-            .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                let u = state as f32 / u32::MAX as f32 - 0.5;
-                u * (1.0 + (i % 7) as f32)
-            })
-            .collect()
-    }
+    use crate::kernels::test_values::spread as values;
 
     #[test]
     fn quantizes_activations_as_candle_does() {

@@ -169,26 +169,13 @@ impl Module for KQuantMatMul {
 
 #[cfg(test)]
 mod tests {
+    use crate::kernels::test_values::spread as values;
     use std::sync::Arc;
 
     use super::*;
     use crate::kernels::kquants::supported;
     use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
     use candle_core::Device;
-
-    /// Values with a spread of magnitudes, deterministic.
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..n)
-            .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                let u = state as f32 / u32::MAX as f32 - 0.5;
-                u * (1.0 + (i % 7) as f32)
-            })
-            .collect()
-    }
 
     /// Our products against candle's `QMatMul` on the same quantized
     /// `n × k` weights, for each number of activation rows in `row_counts`.
