@@ -176,18 +176,15 @@ impl TranslationModel {
     /// Options the model cannot honor are an error naming them
     /// ([`TranslateOptions::for_kind`]).
     pub fn translator(&mut self, opts: TranslateOptions) -> Result<Translator<'_>> {
-        let (model, format) = match &mut self.backbone {
-            Backbone::Gguf { lm, format } => (ModelMut::Gguf(lm), Some(format.as_str())),
-            Backbone::Dense { lm, format } => (ModelMut::Dense(lm), Some(format.as_str())),
-            Backbone::Seq2Seq { lm, target_prefix } => (
-                ModelMut::Seq2Seq {
-                    lm,
-                    target_prefix: target_prefix.as_deref(),
-                },
-                None,
-            ),
+        let model = match &mut self.backbone {
+            Backbone::Gguf { lm, format } => ModelMut::Gguf { lm, format },
+            Backbone::Dense { lm, format } => ModelMut::Dense { lm, format },
+            Backbone::Seq2Seq { lm, target_prefix } => ModelMut::Seq2Seq {
+                lm,
+                target_prefix: target_prefix.as_deref(),
+            },
         };
-        Translator::new(model, format, opts)
+        Translator::new(model, opts)
     }
 }
 

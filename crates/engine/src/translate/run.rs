@@ -348,12 +348,14 @@ where
     /// appear) in its context.
     fn prompt(&self, sentence: usize, retry: bool) -> Result<(Vec<u32>, Vec<String>)> {
         let s = &self.sentences[sentence];
-        let note = match retry {
-            true => Some(retry_note(&s.text, &s.terms)),
-            false => glossary_note(&s.terms),
-        };
         match self.prompter {
-            Prompter::Chat(chat) => chat.ids(&s.text, &self.context(sentence), note.as_deref()),
+            Prompter::Chat(chat) => {
+                let note = match retry {
+                    true => Some(retry_note(&s.text, &s.terms)),
+                    false => glossary_note(&s.terms),
+                };
+                chat.ids(&s.text, &self.context(sentence), note.as_deref())
+            }
             Prompter::Source => {
                 let input = s.input.clone().ok_or_else(|| {
                     crate::Error::Internal(format!("sentence {sentence} has no input ids"))

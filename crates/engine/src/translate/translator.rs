@@ -19,12 +19,19 @@ use super::stats::{DocumentStats, Event};
 use crate::prompt::PromptBook;
 use crate::Result;
 
-/// A model borrowed for translation.
+/// A model borrowed for translation; a prompted one with its prompt
+/// format (of `prompts.toml`, e.g. `chatml`).
 pub(crate) enum ModelMut<'m> {
     /// A GGUF decoder-only model, translating through a prompt.
-    Gguf(&'m mut CausalLm),
+    Gguf {
+        lm: &'m mut CausalLm,
+        format: &'m str,
+    },
     /// A safetensors decoder-only model, translating through a prompt.
-    Dense(&'m mut DenseLm),
+    Dense {
+        lm: &'m mut DenseLm,
+        format: &'m str,
+    },
     /// An encoder-decoder model; MADLAD-400 (T5) is told the target
     /// language before the source (`<2en> `).
     Seq2Seq {
@@ -36,23 +43,15 @@ pub(crate) enum ModelMut<'m> {
 impl ModelMut<'_> {
     fn lm(&mut self) -> &mut dyn Lm {
         match self {
-            ModelMut::Gguf(lm) => *lm,
-            ModelMut::Dense(lm) => *lm,
+            ModelMut::Gguf { lm, .. } => *lm,
+            ModelMut::Dense { lm, .. } => *lm,
             ModelMut::Seq2Seq { lm, .. } => *lm,
-        }
-    }
-
-    fn max_slots(&self) -> usize {
-        match self {
-            ModelMut::Gguf(lm) => Lm::max_slots(&**lm),
-            ModelMut::Dense(lm) => Lm::max_slots(&**lm),
-            ModelMut::Seq2Seq { lm, .. } => Lm::max_slots(&**lm),
         }
     }
 
     fn kind(&self) -> ModelKind {
         match self {
-            ModelMut::Gguf(_) | ModelMut::Dense(_) => ModelKind::Prompted,
+            ModelMut::Gguf { .. } | ModelMut::Dense { .. } => ModelKind::Prompted,
             ModelMut::Seq2Seq { .. } => ModelKind::EncoderDecoder,
         }
     }
@@ -72,39 +71,32 @@ pub struct Translator<'m> {
 impl<'m> Translator<'m> {
     /// A translator prompting a GGUF model in `format`, a prompt format of
     /// `prompts.toml` (e.g. `chatml`).
-    pub fn prompted(lm: &'m mut CausalLm, format: &str, opts: TranslateOptions) -> Result<Self> {
-        Self::new(ModelMut::Gguf(lm), Some(format), opts)
+    pub fn prompted(lm: &'m mut CausalLm, format: &'m str, opts: TranslateOptions) -> Result<Self> {
+        Self::new(ModelMut::Gguf { lm, format }, opts)
     }
 
-    /// A translator for `model`; `format` is the prompt format of a
-    /// prompted model. Options the model cannot honor are an error
-    /// ([`TranslateOptions::for_kind`]), and so is a beam wider than the
-    /// sequences the model holds at once.
-    pub(crate) fn new(
-        model: ModelMut<'m>,
-        format: Option<&str>,
-        opts: TranslateOptions,
-    ) -> Result<Self> {
+    /// A translator for `model`. Options the model cannot honor are an
+    /// error ([`TranslateOptions::for_kind`]), and so is a beam wider than
+    /// the sequences the model holds at once.
+    pub(crate) fn new(mut model: ModelMut<'m>, opts: TranslateOptions) -> Result<Self> {
         let kind = model.kind();
         let opts = opts.for_kind(kind)?;
-        if opts.beams > model.max_slots() && opts.candidates <= 1 {
+        let slots = model.lm().max_slots();
+        if opts.beams > slots && opts.candidates <= 1 {
             return Err(crate::Error::Unsupported {
                 options: format!("beams = {}", opts.beams),
                 kind: kind.name(),
-                why: format!(
-                    "holds {} sequence(s) at a time in this implementation",
-                    model.max_slots()
-                ),
+                why: format!("holds {slots} sequence(s) at a time in this implementation"),
             });
         }
-        let prompter = match (&model, format) {
-            (ModelMut::Seq2Seq { .. }, _) => Prompter::Source,
-            (ModelMut::Gguf(lm), Some(format)) => {
+        let prompter = match &model {
+            ModelMut::Seq2Seq { .. } => Prompter::Source,
+            ModelMut::Gguf { lm, format } => {
                 let bos = lm.info.bos_id.filter(|_| lm.info.add_bos);
                 let tokenizer = Arc::clone(&lm.tokenizer);
                 chat(format, &opts, bos, tokenizer)?
             }
-            (ModelMut::Dense(lm), Some(format)) => {
+            ModelMut::Dense { lm, format } => {
                 // Gemma and Llama tokenizers start every input with BOS;
                 // Qwen's add none.
                 let bos = match lm.family() {
@@ -119,11 +111,6 @@ impl<'m> Translator<'m> {
                         reason: "not found; a prompted model needs its tokenizer".into(),
                     })?;
                 chat(format, &opts, bos, Arc::new(tokenizer))?
-            }
-            (_, None) => {
-                return Err(crate::Error::Internal(
-                    "a prompted model needs a prompt format".into(),
-                ))
             }
         };
         Ok(Self {
@@ -214,8 +201,8 @@ impl<'m> Translator<'m> {
             None => source.to_string(),
         };
         let (source_tokens, input) = match &self.model {
-            ModelMut::Gguf(lm) => (lm.encode(&text)?.len(), None),
-            ModelMut::Dense(lm) => (lm.encode(&text)?.len(), None),
+            ModelMut::Gguf { lm, .. } => (lm.encode(&text)?.len(), None),
+            ModelMut::Dense { lm, .. } => (lm.encode(&text)?.len(), None),
             ModelMut::Seq2Seq { lm, target_prefix } => {
                 let ids = lm.encode_text(&format!("{}{text}", target_prefix.unwrap_or("")))?;
                 (ids.len(), Some(ids))
