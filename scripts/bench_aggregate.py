@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Medians and candle/llama.cpp ratios of the side-by-side benchmark (issue #6).
+"""Medians and candle/llama.cpp ratios of the side-by-side benchmark.
 
 Reads the JSON objects that `tarjoman bench --json` (engine "candle") and scripts/bench_peer.py
 (engine "llama.cpp") print, one per line, from one or more JSONL files; groups them by model and

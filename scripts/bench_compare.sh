@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # candle (tarjoman) against llama.cpp on the same GGUF, the same token ids and the same thread
-# count (issue #6). For each model, runs `tarjoman bench --model M --json` and
+# count. For each model, runs `tarjoman bench --model M --json` and
 # scripts/bench_peer.py alternately RUNS times (which one goes first alternates too), then
 # prints the medians of both and their candle/llama.cpp ratios as JSON and as a Markdown table
 # for BENCHMARKS.md (scripts/bench_aggregate.py does the arithmetic).
@@ -12,6 +12,10 @@
 #        CANDLE_ARGS=  extra flags for `tarjoman bench`
 #        PEER_ONLY=1   run llama.cpp only (the candle columns stay empty; nothing is made up)
 #        OUT=DIR       where raw results go (default target/bench/compare/<date>)
+#        ISA=avx2      both engines on AVX2 + FMA only: tarjoman with TARJOMAN_KERNELS=avx2,
+#                      llama.cpp from target/peer-venv-avx2 (ISA=avx2 scripts/bench_peer_setup.sh:
+#                      -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+#                      -DGGML_AVX512=OFF). `tarjoman bench` reports the kernels that ran.
 #        OMP_WAIT_POLICY=PASSIVE  (passed on to llama.cpp) its OpenMP threads sleep at barriers
 #                      instead of spinning. Unset is llama.cpp's default and right on an idle
 #                      machine; with more runnable threads than cores, spinning collapses
@@ -29,12 +33,18 @@ runs=${RUNS:-5}
 threads=${THREADS:-2}
 peer_only=${PEER_ONLY:-0}
 bin=target/release/tarjoman
-peer_py=${PEER_PYTHON:-target/peer-venv/bin/python}
+isa=${ISA:-native}
+case "$isa" in
+  native) peer_py=${PEER_PYTHON:-target/peer-venv/bin/python} ;;
+  avx2) peer_py=${PEER_PYTHON:-target/peer-venv-avx2/bin/python}
+        export TARJOMAN_KERNELS=avx2 ;;
+  *) echo "bench_compare: ISA=$isa is not native or avx2" >&2; exit 2 ;;
+esac
 out=${OUT:-target/bench/compare/$(date +%Y%m%d-%H%M%S)}
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(gemma-3-270m qwen2.5-coder-1.5b-instruct)
 
-[ -x "$peer_py" ] || { echo "bench_compare: $peer_py missing; run scripts/bench_peer_setup.sh" >&2; exit 1; }
+[ -x "$peer_py" ] || { echo "bench_compare: $peer_py missing; run ISA=$isa scripts/bench_peer_setup.sh" >&2; exit 1; }
 if [ "$peer_only" != 1 ]; then
   [ -x "$bin" ] || { echo "bench_compare: $bin missing; cargo build --release" >&2; exit 1; }
 fi
@@ -122,7 +132,7 @@ python3 scripts/bench_aggregate.py --loadavg "$loadavg" --format md "$results" >
 cat "$out/summary.json"
 echo
 {
-  echo "Command: RUNS=$runs THREADS=$threads${PEER_ONLY:+ PEER_ONLY=$PEER_ONLY}${OMP_WAIT_POLICY:+ OMP_WAIT_POLICY=$OMP_WAIT_POLICY} scripts/bench_compare.sh ${models[*]}"
+  echo "Command: RUNS=$runs THREADS=$threads${ISA:+ ISA=$ISA}${PEER_ONLY:+ PEER_ONLY=$PEER_ONLY}${OMP_WAIT_POLICY:+ OMP_WAIT_POLICY=$OMP_WAIT_POLICY} scripts/bench_compare.sh ${models[*]}"
   echo
   cat "$out/summary.md"
 }

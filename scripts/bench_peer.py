@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The llama.cpp side of the side-by-side speed benchmark (issue #6).
+"""The llama.cpp side of the side-by-side speed benchmark.
 
 Runs the same token-id prompts as `tarjoman bench` through llama.cpp (via llama-cpp-python,
 installed by scripts/bench_peer_setup.sh) on the same GGUF with the same thread count, and

@@ -194,6 +194,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "version": env!("CARGO_PKG_VERSION"),
         "model": loaded.name,
         "threads": tarjoman_models::cpu_threads(),
+        "kernels": if args.reference { "candle" } else { tarjoman_models::kquants::kernel_path() },
         "load_s": load_s,
         "prefill": prefill,
         "decode": decode,
@@ -209,8 +210,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         writeln!(
             out,
-            "model {} ({} threads), load {load_s:.2} s",
-            loaded.name, report["threads"]
+            "model {} ({} threads, {} kernels), load {load_s:.2} s",
+            loaded.name,
+            report["threads"],
+            report["kernels"].as_str().unwrap_or("candle")
         )?;
         for p in &prefill {
             writeln!(

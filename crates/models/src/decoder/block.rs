@@ -9,7 +9,7 @@ use candle_core::{Device, Module, Tensor, D};
 use super::config::Arch;
 use super::layer::{Layer, Linear};
 use super::model::DecoderLm;
-use crate::kernels::activation::gated;
+use crate::kernels::activation::{gated, gated_runs};
 
 impl DecoderLm {
     /// One transformer block around `attention` (which maps the normalized
@@ -34,7 +34,7 @@ impl DecoderLm {
         // (a few thousand values, where the pool's dispatch would cost more
         // than it saves).
         let rows = gate.elem_count() / gate.dim(D::Minus1)?;
-        let h = match self.own_kernels && crate::kernels::supported() && rows > 16 {
+        let h = match self.own_kernels && gated_runs() && rows > 16 {
             true => gated(&gate, &up, gelu)?,
             false if gelu => (gate.gelu()? * up)?,
             false => (candle_nn::ops::silu(&gate)? * up)?,

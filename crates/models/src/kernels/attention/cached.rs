@@ -1,12 +1,12 @@
 //! Causal attention over a preallocated KV cache ([`cached_attention`]):
 //! the entry point, which checks its inputs, and the portable loop, which
-//! hands decoding steps to [`decode_block`] and prompts to
-//! [`prompt_attention`] where the CPU has AVX-512.
+//! hands decoding steps to the kernels of the CPU (`decode_block`: AVX-512,
+//! AVX2 or NEON) and prompts to [`prompt_attention`] where it has AVX-512.
 
 use super::decode::decode_block;
 use super::prompt::prompt_attention;
 use super::shape::Queries;
-use crate::kernels::simd::supported;
+use crate::kernels::dispatch::{Isa, Kernels};
 
 /// Causal softmax(q·kᵀ / √hd)·v for `q` of `[n_head, seq, hd]`,
 /// returning `[seq, n_head * hd]`; query `i` sees positions up to its own,
@@ -36,8 +36,20 @@ pub(crate) fn cached_attention(
     keys: &[f32],
     values: &[f32],
 ) -> candle_core::Result<Vec<f32>> {
+    cached_attention_with(Kernels::detect(), shape, q, keys, values)
+}
+
+/// [`cached_attention`] with the given kernels (`None`: the portable loop
+/// alone); the tests run each set the CPU has.
+pub(crate) fn cached_attention_with(
+    kernels: Option<Kernels>,
+    shape: &Queries,
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+) -> candle_core::Result<Vec<f32>> {
     check(shape, q, keys, values)?;
-    Ok(attention(shape, q, keys, values))
+    Ok(attention(kernels, shape, q, keys, values))
 }
 
 /// What the kernels' pointer arithmetic relies on (see
@@ -82,11 +94,18 @@ fn check(shape: &Queries, q: &[f32], keys: &[f32], values: &[f32]) -> candle_cor
 }
 
 /// [`cached_attention`] on checked inputs.
-fn attention(shape: &Queries, q: &[f32], keys: &[f32], values: &[f32]) -> Vec<f32> {
+fn attention(
+    kernels: Option<Kernels>,
+    shape: &Queries,
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+) -> Vec<f32> {
     /// Positions per task when decoding: enough tasks for the cores at
     /// long contexts, few enough that combining them costs nothing.
     const POSITIONS_PER_TASK: usize = 256;
-    if shape.seq > 1 && supported() {
+    let isa = kernels.map(Kernels::isa);
+    if shape.seq > 1 && isa == Some(Isa::Avx512) {
         return prompt_attention(shape, q, keys, values);
     }
     let &Queries {
@@ -125,17 +144,33 @@ fn attention(shape: &Queries, q: &[f32], keys: &[f32], values: &[f32]) -> Vec<f3
             let at = ((kv * group + h) * seq + i) * hd;
             &q[at..at + hd]
         };
-        if seq == 1 && supported() {
+        if seq == 1 && isa.is_some() {
             let span = (kv * capacity + from) * hd..(kv * capacity + to) * hd;
             let queries: Vec<&[f32]> = (0..group).map(query).collect();
             let (keys, values) = (&keys[span.clone()], &values[span]);
-            // SAFETY: AVX-512 F (`supported()`); `keys` and `values` hold
-            // `n` rows of `hd`, `part` is `group · (hd + 2)` long.
+            // SAFETY: `kernels` came from the CPU feature check, and each
+            // arm runs its own instruction set's kernel; `keys` and
+            // `values` hold `n` rows of `hd`, `part` is `group · (hd + 2)`
+            // long, and each kernel gets the head sizes it takes.
             unsafe {
-                match hd {
-                    64 => return decode_block::<4, 2>(&queries, keys, values, scale, part),
-                    128 => return decode_block::<8, 2>(&queries, keys, values, scale, part),
-                    256 => return decode_block::<16, 1>(&queries, keys, values, scale, part),
+                match (isa, hd) {
+                    (Some(Isa::Avx512), 64) => {
+                        return decode_block::<4, 2>(&queries, keys, values, scale, part)
+                    }
+                    (Some(Isa::Avx512), 128) => {
+                        return decode_block::<8, 2>(&queries, keys, values, scale, part)
+                    }
+                    (Some(Isa::Avx512), 256) => {
+                        return decode_block::<16, 1>(&queries, keys, values, scale, part)
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    (Some(Isa::Avx2), hd) if hd.is_multiple_of(32) => {
+                        return super::avx2::decode_block(&queries, keys, values, scale, part)
+                    }
+                    #[cfg(target_arch = "aarch64")]
+                    (Some(Isa::Neon), hd) if hd.is_multiple_of(16) => {
+                        return super::neon::decode_block(&queries, keys, values, scale, part)
+                    }
                     // Other head sizes: the loop below.
                     _ => {}
                 }
@@ -290,15 +325,20 @@ mod tests {
                         .map(|k| 4.0 * k)
                         .collect();
                     let vals = values(n_kv_head * capacity * head_dim, 3);
-                    let ours = cached_attention(&shape, &q, &keys, &vals).unwrap();
                     let theirs = reference(&shape, &q, &keys, &vals);
-                    assert_eq!(ours.len(), theirs.len());
-                    for (at, (&a, &b)) in ours.iter().zip(&theirs).enumerate() {
-                        assert!(
-                            (a as f64 - b).abs() <= 1e-5,
-                            "{n_head}/{n_kv_head} heads, window {window:?}, {seq} queries at \
-                             {index_pos}, value {at}: {a} vs {b}"
-                        );
+                    // Every set of kernels the CPU has, and none.
+                    let all = Kernels::available().into_iter().map(Some);
+                    for kernels in all.chain([None]) {
+                        let ours =
+                            cached_attention_with(kernels, &shape, &q, &keys, &vals).unwrap();
+                        assert_eq!(ours.len(), theirs.len());
+                        for (at, (&a, &b)) in ours.iter().zip(&theirs).enumerate() {
+                            assert!(
+                                (a as f64 - b).abs() <= 1e-5,
+                                "{kernels:?}: {n_head}/{n_kv_head} heads, window {window:?}, \
+                                 {seq} queries at {index_pos}, value {at}: {a} vs {b}"
+                            );
+                        }
                     }
                 }
             }

@@ -20,7 +20,7 @@ use crate::kernels::simd::{exp16, LANES};
 /// The CPU must have AVX-512 F; `keys` and `values` must hold the same
 /// whole number of rows of `16 · C`, each query `16 · C` values, `part`
 /// `group · (16 · C + 2)`.
-// SAFETY: called only from `cached_attention`, where `supported()` holds
+// SAFETY: called only from `cached_attention`, with AVX-512 `Kernels`
 // (AVX-512 F among others), with slices it cut to these lengths.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
@@ -97,7 +97,7 @@ pub(super) unsafe fn decode_block<const C: usize, const H: usize>(
     }
 }
 
-// SAFETY: never called: `supported()` is false off x86_64.
+// SAFETY: never called: there are no AVX-512 `Kernels` off x86_64.
 #[cfg(not(target_arch = "x86_64"))]
 pub(super) unsafe fn decode_block<const C: usize, const H: usize>(
     _: &[&[f32]],
@@ -106,5 +106,5 @@ pub(super) unsafe fn decode_block<const C: usize, const H: usize>(
     _: f32,
     _: &mut [f32],
 ) {
-    unreachable!("kernels::supported() is false off x86_64")
+    unreachable!("no AVX-512 kernels off x86_64")
 }

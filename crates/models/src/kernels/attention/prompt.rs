@@ -24,7 +24,7 @@ const PROMPT_QUERIES: usize = 8;
 /// per key and head and one scalar exponential per score: at 1,024 prompt
 /// tokens it was a quarter of Qwen2.5-1.5B's prefill.
 ///
-/// Only where `supported()` holds (`cached_attention` checks it), on
+/// Only with AVX-512 `Kernels` (`cached_attention` checks), on
 /// slices `cached_attention` checked against `shape`.
 pub(super) fn prompt_attention(
     shape: &Queries,
@@ -68,7 +68,7 @@ pub(super) fn prompt_attention(
         values,
     };
     crate::parallel::for_each_chunk(&mut partial, stride, |i, out| {
-        // SAFETY: `prompt_attention` runs only where `supported()`
+        // SAFETY: `prompt_attention` runs only with AVX-512 `Kernels`
         // (AVX-512 F among others).
         unsafe { task.run(i / blocks, i % blocks * PROMPT_QUERIES, out) }
     });
@@ -89,6 +89,7 @@ pub(super) fn prompt_attention(
 }
 
 /// What every task of [`prompt_attention`] reads.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 struct PromptTask<'a> {
     shape: &'a Queries,
     q: &'a [f32],
@@ -107,7 +108,7 @@ impl PromptTask<'_> {
     /// # Safety
     /// The CPU must have AVX-512 F.
     // SAFETY: called only from `prompt_attention`, which runs only where
-    // `supported()` holds (AVX-512 F among others).
+    // AVX-512 `Kernels` (AVX-512 F among others) are used.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn run(&self, kv: usize, first: usize, out: &mut [f32]) {
@@ -240,9 +241,9 @@ impl PromptTask<'_> {
         }
     }
 
-    // SAFETY: never called: `supported()` is false off x86_64.
+    // SAFETY: never called: there are no AVX-512 `Kernels` off x86_64.
     #[cfg(not(target_arch = "x86_64"))]
     unsafe fn run(&self, _kv: usize, _first: usize, _out: &mut [f32]) {
-        unreachable!("kernels::supported() is false off x86_64")
+        unreachable!("no AVX-512 kernels off x86_64")
     }
 }

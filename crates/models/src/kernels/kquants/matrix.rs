@@ -6,7 +6,7 @@ use std::sync::Arc;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 
 use super::format::Format;
-use super::supported;
+use crate::kernels::dispatch::{Isa, Kernels};
 
 /// A Q4_K, Q6_K or Q5_0 weight matrix (`n` rows of `k`) with our kernels
 /// where they pay and candle's matmul for the rest.
@@ -17,12 +17,27 @@ pub struct KQuantMatMul {
     pub(super) format: Format,
     pub(super) n: usize,
     pub(super) k: usize,
+    /// The kernels that run it (all matrices of one model share them).
+    pub(super) kernels: Kernels,
 }
 
 impl KQuantMatMul {
-    /// `Some` for a Q4_K, Q6_K, Q5_0 or Q8_0 tensor on a CPU with AVX-512 (F,
-    /// BW) and VNNI; `None` leaves the tensor to candle.
+    /// `Some` for a Q4_K, Q6_K, Q5_0 or Q8_0 tensor where this CPU has
+    /// kernels for it ([`Kernels::detect`]: AVX-512 VNNI or AVX2 for all
+    /// four, NEON for Q4_K and Q6_K); `None` leaves the tensor to candle.
     pub fn new(weights: Arc<QTensor>) -> candle_core::Result<Option<Self>> {
+        match Kernels::detect() {
+            Some(kernels) => Self::with_kernels(weights, kernels),
+            None => Ok(None),
+        }
+    }
+
+    /// [`KQuantMatMul::new`] with the given kernels (the tests run each set
+    /// the CPU has).
+    pub(crate) fn with_kernels(
+        weights: Arc<QTensor>,
+        kernels: Kernels,
+    ) -> candle_core::Result<Option<Self>> {
         let format = match weights.dtype() {
             GgmlDType::Q4K => Format::Q4K,
             GgmlDType::Q6K => Format::Q6K,
@@ -30,7 +45,8 @@ impl KQuantMatMul {
             GgmlDType::Q8_0 => Format::Q8_0,
             _ => return Ok(None),
         };
-        if !supported() {
+        if kernels.isa() == Isa::Neon && matches!(format, Format::Q5_0 | Format::Q8_0) {
+            // No NEON kernels for these: candle's.
             return Ok(None);
         }
         let (n, k) = weights.shape().dims2()?;
@@ -46,6 +62,7 @@ impl KQuantMatMul {
             format,
             n,
             k,
+            kernels,
         }))
     }
 }

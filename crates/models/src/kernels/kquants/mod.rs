@@ -1,4 +1,7 @@
-//! Matrix products with Q4_K, Q6_K and Q5_0 weights on AVX-512 VNNI CPUs:
+//! Matrix products with Q4_K, Q6_K, Q5_0 and Q8_0 weights on AVX-512 VNNI
+//! CPUs, and the same on AVX2 + FMA CPUs (`avx2`, `avx2_tiles`) and, for
+//! Q4_K and Q6_K decoding, on aarch64 (`neon`), chosen at run time
+//! (`dispatch`):
 //! matrix-vector kernels that read the GGUF layout (decoding, a few rows
 //! of activations) and a prefill kernel on 16-row tiles repacked as it
 //! goes (many rows).
@@ -24,14 +27,22 @@
 //!
 //! The code lies by concern: `format` (block sizes, the formats, the
 //! repacked tile layouts), `activations` (activations quantized to 8
-//! bits), `matrix` ([`KQuantMatMul`] and when it takes a tensor),
+//! bits; the AVX2 quantizing too), `matrix` ([`KQuantMatMul`] and when it
+//! takes a tensor),
 //! `products` (running it: the matrix-vector pass and its dispatch),
 //! `prefill` (the tiled kernel for many rows), and one file per weight
-//! format with its kernels (`q4k`, `q6k`, `q5_0`, `q8_0`).
+//! format with its AVX-512 kernels (`q4k`, `q6k`, `q5_0`, `q8_0`), one per
+//! other instruction set (`avx2`, `avx2_tiles` for prefill, `neon`).
 
 mod activations;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx2_tiles;
 mod format;
 mod matrix;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod prefill;
 mod products;
 mod q4k;
@@ -39,5 +50,5 @@ mod q5_0;
 mod q6k;
 mod q8_0;
 
-pub use super::simd::supported;
+pub use super::dispatch::kernel_path;
 pub use matrix::KQuantMatMul;

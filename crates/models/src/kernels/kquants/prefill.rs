@@ -4,12 +4,21 @@
 
 use candle_core::Tensor;
 
-use super::activations::Activations;
+use super::activations::{Activations, Q8Block};
 use super::format::{rows_of, Format, TileBlock, TileBlock32, MT, TILE};
 use super::matrix::KQuantMatMul;
 use super::q4k::tile_q4k;
 use super::q5_0::{repack_q5_0, tile_q5_0};
 use super::q6k::tile_q6k;
+use crate::kernels::dispatch::Kernels;
+
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::dispatch::Isa;
+
+#[cfg(target_arch = "x86_64")]
+use super::avx2_tiles::{
+    self, tile_q4k as avx2_q4k, tile_q5_0 as avx2_q5_0, tile_q6k as avx2_q6k, MT_AVX2,
+};
 
 #[cfg(target_arch = "x86_64")]
 use super::format::BLOCK;
@@ -68,11 +77,16 @@ pub(super) fn gemm(
             let weights = &data[first * row_bytes..(first + TILE) * row_bytes];
             // Runs `kernel(r, n, out)` for every register block of `n`
             // rows from row `r` and writes out its 16 columns of each row.
+            let mt = match m.kernels.isa() {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => MT_AVX2,
+                _ => MT,
+            };
             let each_block = |kernel: &dyn Fn(usize, usize, &mut [f32])| {
                 let mut block = [0f32; MT * TILE];
                 let mut r = 0;
                 while r < rows {
-                    let n = (rows - r).min(MT);
+                    let n = (rows - r).min(mt);
                     let out = &mut block[..n * TILE];
                     kernel(r, n, out);
                     for (j, lanes) in out.chunks_exact(TILE).enumerate() {
@@ -83,24 +97,21 @@ pub(super) fn gemm(
                     r += n;
                 }
             };
-            // SAFETY (the kernels and `repack`): `supported()` was checked
-            // in `new`; `weights` holds the tile's 16 rows; the tile and
-            // every row of activations cover the same `kb` blocks
+            // SAFETY (the kernels and `repack`): `m.kernels` came from
+            // the CPU feature check (AVX-512 or AVX2: `products` sends no
+            // NEON matrix here); `weights` holds the tile's 16 rows; the
+            // tile and every row of activations cover the same `kb` blocks
             // (`products` checked the widths and the family).
+            let kernels = m.kernels;
             match (m.format, xs) {
                 (Format::Q4K | Format::Q6K, Activations::K(xs)) => SCRATCH.with(|scratch| {
                     let mut tile = scratch.borrow_mut();
                     tile.resize_with(kb, TileBlock::zeroed);
                     // SAFETY: as above.
-                    unsafe { repack(m.format, weights, row_bytes, &mut tile) };
+                    unsafe { repack_with(kernels, m.format, weights, row_bytes, &mut tile) };
                     // SAFETY: as above.
                     each_block(&|r, n, out| unsafe {
-                        let xs = &xs[r..r + n];
-                        if m.format == Format::Q4K {
-                            rows_of!(tile_q4k, n, &tile, xs, out)
-                        } else {
-                            rows_of!(tile_q6k, n, &tile, xs, out)
-                        }
+                        tile_k(kernels, m.format, &tile, &xs[r..r + n], out)
                     });
                 }),
                 (Format::Q5_0, Activations::Blocks32(xs)) => SCRATCH_32.with(|scratch| {
@@ -109,7 +120,12 @@ pub(super) fn gemm(
                     repack_q5_0(weights, row_bytes, &mut tile);
                     // SAFETY: as above.
                     each_block(&|r, n, out| unsafe {
-                        rows_of!(tile_q5_0, n, &tile, &xs[r..r + n], out)
+                        let xs = &xs[r..r + n];
+                        match kernels.isa() {
+                            #[cfg(target_arch = "x86_64")]
+                            Isa::Avx2 => rows_of!(avx2_q5_0, n, &tile, xs, out),
+                            _ => rows_of!(tile_q5_0, n, &tile, xs, out),
+                        }
                     });
                 }),
                 _ => unreachable!("one activation family per pass"),
@@ -123,6 +139,53 @@ pub(super) fn gemm(
         tensors.push(Tensor::from_vec(out, shape, device)?);
     }
     Ok(tensors)
+}
+
+/// `repack` by the kernels of `kernels` (AVX-512 or AVX2).
+///
+/// # Safety
+/// As for `repack`, with `kernels` from the CPU feature check.
+unsafe fn repack_with(
+    kernels: Kernels,
+    format: Format,
+    weights: &[u8],
+    row_bytes: usize,
+    tile: &mut [TileBlock],
+) {
+    // SAFETY: the caller upholds the contract under `# Safety` above.
+    unsafe {
+        match kernels.isa() {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => avx2_tiles::repack(format, weights, row_bytes, tile),
+            _ => repack(format, weights, row_bytes, tile),
+        }
+    }
+}
+
+/// A Q4_K or Q6_K tile times `xs.len()` rows (at most `MT`, or `MT_AVX2`
+/// for AVX2) by the kernels of `kernels`.
+///
+/// # Safety
+/// As for `tile_q4k`, with `kernels` from the CPU feature check.
+unsafe fn tile_k(
+    kernels: Kernels,
+    format: Format,
+    tile: &[TileBlock],
+    xs: &[Vec<Q8Block>],
+    out: &mut [f32],
+) {
+    // SAFETY: the caller upholds the contract under `# Safety` above.
+    unsafe {
+        let n = xs.len();
+        match (kernels.isa(), format) {
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2, Format::Q4K) => rows_of!(avx2_q4k, n, tile, xs, out),
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2, _) => rows_of!(avx2_q6k, n, tile, xs, out),
+            (_, Format::Q4K) => rows_of!(tile_q4k, n, tile, xs, out),
+            _ => rows_of!(tile_q6k, n, tile, xs, out),
+        }
+    }
 }
 
 /// Repacks 16 weight rows (`weights`, `row_bytes` each, in the GGUF
@@ -139,8 +202,8 @@ pub(super) fn gemm(
 /// # Safety
 /// The CPU must have AVX-512 F and BW; `weights` must hold 16 rows of
 /// `row_bytes` bytes, each `tile.len()` blocks of `format` (Q4_K or Q6_K).
-// SAFETY: called only from `gemm`, whose matrices passed `supported()` in
-// `KQuantMatMul::new`.
+// SAFETY: called only from `gemm`, whose matrices were made with AVX-512
+// `Kernels` (or `repack_with`, likewise).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn repack(format: Format, weights: &[u8], row_bytes: usize, tile: &mut [TileBlock]) {
@@ -197,18 +260,18 @@ unsafe fn repack(format: Format, weights: &[u8], row_bytes: usize, tile: &mut [T
     }
 }
 
-// SAFETY: never called: `supported()` is false off x86_64, and every
+// SAFETY: never called: there are no AVX-512 `Kernels` off x86_64, and every
 // caller runs behind it.
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn repack(_: Format, _: &[u8], _: usize, _: &mut [TileBlock]) {
-    unreachable!("supported() is false off x86_64")
+    unreachable!("no AVX-512 kernels off x86_64")
 }
 
 /// Transposes a 16 × 16 matrix of 32-bit words held in 16 vectors:
 /// word `c` of `rows[r]` becomes word `r` of the result's vector `c`.
 /// Three rounds: words within 128-bit lanes, then pairs of words, then the
 /// lanes themselves (a 4 × 4 transpose of lanes).
-// SAFETY: called only from `repack`, itself behind `supported()`.
+// SAFETY: called only from `repack`, itself behind AVX-512 `Kernels`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn transpose_16x16(

@@ -4,7 +4,7 @@
 
 use candle_core::{Module, Tensor};
 
-use super::activations::{quantize_q8, quantize_q8_32, Activations};
+use super::activations::{quantize_q8, quantize_q8_32, Activations, Q8Block, Q8Row32};
 use super::format::{rows_of, Format, BLOCK_32, MAX_ROWS, MT, ROWS_PER_TASK, TILE};
 use super::matrix::KQuantMatMul;
 use super::prefill::gemm;
@@ -12,6 +12,10 @@ use super::q4k::dot_rows_q4k;
 use super::q5_0::{dot_row_q5_0, unpack_q5_0};
 use super::q6k::dot_rows_q6k;
 use super::q8_0::dot_rows_q8_0;
+use crate::kernels::dispatch::{Isa, Kernels};
+
+#[cfg(target_arch = "x86_64")]
+use super::avx2::{dot_rows_q4k as avx2_q4k, dot_rows_q6k as avx2_q6k};
 
 impl KQuantMatMul {
     /// `x · Wᵀ` for `x` of shape `[.., k]`.
@@ -39,10 +43,13 @@ impl KQuantMatMul {
         let dims = x.dims().to_vec();
         let rows: usize = dims[..dims.len() - 1].iter().product();
         let family = |f: Format| matches!(f, Format::Q5_0 | Format::Q8_0);
-        let prefill = rows > MAX_ROWS;
+        let kernels = first.kernels;
+        // The NEON kernels have no prefill tiles: many rows go through the
+        // matrix-vector pass too (still without a copy of the weights).
+        let prefill = rows > MAX_ROWS && kernels.isa() != Isa::Neon;
         if mats
             .iter()
-            .any(|m| family(m.format) != family(first.format))
+            .any(|m| family(m.format) != family(first.format) || m.kernels != kernels)
             || rows == 0
             || dims.last() != Some(&k)
             || mats.iter().any(|m| m.k != k)
@@ -61,7 +68,11 @@ impl KQuantMatMul {
         let quantized = if family(first.format) {
             Activations::Blocks32(xs.chunks_exact(k).map(quantize_q8_32).collect())
         } else {
-            Activations::K(xs.chunks_exact(k).map(quantize_q8).collect())
+            Activations::K(
+                xs.chunks_exact(k)
+                    .map(|x| quantize_q8(x, kernels))
+                    .collect(),
+            )
         };
         // Borrowed, not copied, for CPU storage; lengths were checked in `new`.
         let data = mats
@@ -92,8 +103,8 @@ impl KQuantMatMul {
             };
             for (j, out) in out.chunks_exact_mut(rows).enumerate() {
                 let w = &data[(first + j) * row_bytes..(first + j + 1) * row_bytes];
-                // SAFETY (all three): `supported()` checked the CPU features
-                // in `new`; `w` holds whole blocks of `m.format` for `k`
+                // SAFETY (all three): `m.kernels` came from the CPU feature
+                // check; `w` holds whole blocks of `m.format` for `k`
                 // values, as many as `x` has (the family was checked above).
                 match (&quantized, m.format) {
                     (Activations::K(xs), Format::Q4K | Format::Q6K) => {
@@ -101,28 +112,22 @@ impl KQuantMatMul {
                         // block unpacked once per register block.
                         for (out, xs) in out.chunks_mut(MT).zip(xs.chunks(MT)) {
                             // SAFETY: as above.
-                            unsafe {
-                                if m.format == Format::Q4K {
-                                    rows_of!(dot_rows_q4k, xs.len(), w, xs, out)
-                                } else {
-                                    rows_of!(dot_rows_q6k, xs.len(), w, xs, out)
-                                }
-                            }
+                            unsafe { dot_rows_k(kernels, m.format, w, xs, out) }
                         }
                     }
                     (Activations::Blocks32(xs), Format::Q5_0) => {
                         // SAFETY: as above; `unpacked` and `scales` were
                         // sized for `k` values.
-                        unsafe { unpack_q5_0(w, &mut unpacked, &mut scales) };
+                        unsafe { unpack_q5_0_with(kernels, w, &mut unpacked, &mut scales) };
                         for (o, x) in out.iter_mut().zip(xs) {
                             // SAFETY: as above.
-                            *o = unsafe { dot_row_q5_0(&unpacked, &scales, x) };
+                            *o = unsafe { dot_row_q5_0_with(kernels, &unpacked, &scales, x) };
                         }
                     }
                     (Activations::Blocks32(xs), Format::Q8_0) => {
                         for (out, xs) in out.chunks_mut(MT).zip(xs.chunks(MT)) {
                             // SAFETY: as above.
-                            unsafe { rows_of!(dot_rows_q8_0, xs.len(), w, xs, out) }
+                            unsafe { dot_rows_q8_0_with(kernels, w, xs, out) }
                         }
                     }
                     _ => unreachable!("one activation family per pass"),
@@ -161,6 +166,103 @@ impl KQuantMatMul {
     }
 }
 
+/// The dot products of one Q4_K or Q6_K weight row (`w`) with up to `MT`
+/// rows of activations, by the kernels of `kernels`.
+///
+/// # Safety
+/// `kernels` came from the CPU feature check; `w` holds as many blocks of
+/// `format` as each row of `xs`, and `out` is as long as `xs`.
+unsafe fn dot_rows_k(
+    kernels: Kernels,
+    format: Format,
+    w: &[u8],
+    xs: &[Vec<Q8Block>],
+    out: &mut [f32],
+) {
+    // SAFETY: the caller upholds the contract under `# Safety` above, and
+    // each arm runs the kernels of the instruction set `kernels` names.
+    unsafe {
+        match (kernels.isa(), format) {
+            (Isa::Avx512, Format::Q4K) => rows_of!(dot_rows_q4k, xs.len(), w, xs, out),
+            (Isa::Avx512, _) => rows_of!(dot_rows_q6k, xs.len(), w, xs, out),
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2, Format::Q4K) => rows_of!(avx2_q4k, xs.len(), w, xs, out),
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2, _) => rows_of!(avx2_q6k, xs.len(), w, xs, out),
+            #[cfg(target_arch = "aarch64")]
+            (Isa::Neon, _) => {
+                use super::neon;
+                let dot = match (format, kernels.dotprod()) {
+                    (Format::Q4K, true) => neon::dot_row_q4k_dotprod,
+                    (Format::Q4K, false) => neon::dot_row_q4k,
+                    (_, true) => neon::dot_row_q6k_dotprod,
+                    (_, false) => neon::dot_row_q6k,
+                };
+                for (o, x) in out.iter_mut().zip(xs) {
+                    *o = dot(w, x);
+                }
+            }
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("{kernels:?} kernels on another architecture"),
+        }
+    }
+}
+
+/// `unpack_q5_0` by the kernels of `kernels` (AVX-512 or AVX2).
+///
+/// # Safety
+/// As for `unpack_q5_0`, with `kernels` from the CPU feature check.
+unsafe fn unpack_q5_0_with(kernels: Kernels, w: &[u8], q: &mut [u8], d: &mut [f32]) {
+    // SAFETY: the caller upholds the contract under `# Safety` above.
+    unsafe {
+        match kernels.isa() {
+            Isa::Avx512 => unpack_q5_0(w, q, d),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => super::avx2::unpack_q5_0(w, q, d),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("no Q5_0 kernels for {kernels:?}"),
+        }
+    }
+}
+
+/// `dot_row_q5_0` by the kernels of `kernels` (AVX-512 or AVX2).
+///
+/// # Safety
+/// As for `dot_row_q5_0`, with `kernels` from the CPU feature check.
+unsafe fn dot_row_q5_0_with(kernels: Kernels, q: &[u8], d: &[f32], x: &Q8Row32) -> f32 {
+    // SAFETY: the caller upholds the contract under `# Safety` above.
+    unsafe {
+        match kernels.isa() {
+            Isa::Avx512 => dot_row_q5_0(q, d, x),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => super::avx2::dot_row_q5_0(q, d, x),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("no Q5_0 kernels for {kernels:?}"),
+        }
+    }
+}
+
+/// `dot_rows_q8_0` for up to `MT` rows by the kernels of `kernels`
+/// (AVX-512 or AVX2).
+///
+/// # Safety
+/// As for `dot_rows_q8_0`, with `kernels` from the CPU feature check.
+unsafe fn dot_rows_q8_0_with(kernels: Kernels, w: &[u8], xs: &[Q8Row32], out: &mut [f32]) {
+    // SAFETY: the caller upholds the contract under `# Safety` above.
+    unsafe {
+        match kernels.isa() {
+            Isa::Avx512 => rows_of!(dot_rows_q8_0, xs.len(), w, xs, out),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => {
+                use super::avx2::dot_rows_q8_0 as avx2_q8_0;
+                rows_of!(avx2_q8_0, xs.len(), w, xs, out)
+            }
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("no Q8_0 kernels for {kernels:?}"),
+        }
+    }
+}
+
 impl Module for KQuantMatMul {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         self.matmul(x)
@@ -173,21 +275,33 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::kernels::kquants::supported;
     use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
     use candle_core::Device;
 
+    /// `w` for each set of kernels this CPU has that takes it (all of
+    /// them, on x86: AVX-512 and AVX2 on an AVX-512 machine).
+    fn each_kernels(w: &Arc<QTensor>) -> Vec<KQuantMatMul> {
+        Kernels::available()
+            .into_iter()
+            .filter_map(|kernels| KQuantMatMul::with_kernels(w.clone(), kernels).unwrap())
+            .collect()
+    }
+
     /// Our products against candle's `QMatMul` on the same quantized
-    /// `n × k` weights, for each number of activation rows in `row_counts`.
+    /// `n × k` weights, for each number of activation rows in `row_counts`,
+    /// with every set of kernels this CPU has.
     fn matches_candle(dtype: GgmlDType, n: usize, k: usize, row_counts: &[usize]) {
         let w = Tensor::from_vec(values(n * k, 1), (n, k), &Device::Cpu).unwrap();
         let q = Arc::new(QTensor::quantize(&w, dtype).unwrap());
-        let Some(fast) = KQuantMatMul::new(q.clone()).unwrap() else {
-            // Without AVX-512 VNNI the weights stay with candle.
-            assert!(!supported());
-            return;
-        };
-        let candle = QMatMul::from_arc(q).unwrap();
+        for fast in each_kernels(&q) {
+            matches_candle_with(&fast, dtype, row_counts);
+        }
+    }
+
+    fn matches_candle_with(fast: &KQuantMatMul, dtype: GgmlDType, row_counts: &[usize]) {
+        let (n, k) = (fast.n, fast.k);
+        let candle = QMatMul::from_arc(fast.weights.clone()).unwrap();
+        let kernels = fast.kernels.name();
         for &rows in row_counts {
             let x = Tensor::from_vec(values(rows * k, rows as u32 + 7), (rows, k), &Device::Cpu)
                 .unwrap();
@@ -197,7 +311,7 @@ mod tests {
                 // The same integer sums; only float addition order differs.
                 assert!(
                     (a - b).abs() <= 1e-4 * b.abs().max(1.0),
-                    "{dtype:?}, {rows} rows: {a} vs {b}"
+                    "{kernels}, {dtype:?}, {rows} rows: {a} vs {b}"
                 );
             }
         }
@@ -246,6 +360,12 @@ mod tests {
 
     #[test]
     fn products_of_several_matrices_equal_one_at_a_time() {
+        for kernels in Kernels::available() {
+            several_equal_one_at_a_time(kernels);
+        }
+    }
+
+    fn several_equal_one_at_a_time(kernels: Kernels) {
         let k = 512;
         let mats: Vec<KQuantMatMul> = [
             (64, GgmlDType::Q4K),
@@ -254,15 +374,14 @@ mod tests {
         ]
         .iter()
         .enumerate()
-        .filter_map(|(i, &(n, dtype))| {
+        .map(|(i, &(n, dtype))| {
             let w = Tensor::from_vec(values(n * k, 11 + i as u32), (n, k), &Device::Cpu).unwrap();
-            KQuantMatMul::new(Arc::new(QTensor::quantize(&w, dtype).unwrap())).unwrap()
+            let q = Arc::new(QTensor::quantize(&w, dtype).unwrap());
+            KQuantMatMul::with_kernels(q, kernels)
+                .unwrap()
+                .expect("every set of kernels takes Q4_K and Q6_K")
         })
         .collect();
-        if mats.is_empty() {
-            assert!(!supported());
-            return;
-        }
         let refs: Vec<&KQuantMatMul> = mats.iter().collect();
         for rows in [1, 3, MAX_ROWS, MAX_ROWS + 1, 40] {
             let x = Tensor::from_vec(values(rows * k, 40 + rows as u32), (rows, k), &Device::Cpu)
@@ -278,13 +397,15 @@ mod tests {
             }
         }
         // Prefill-sized inputs for a matrix whose rows do not split into
-        // 16-row tiles are left to candle.
+        // 16-row tiles are left to candle (by the kernels that have tiles).
         let w = Tensor::from_vec(values(72 * k, 5), (72, k), &Device::Cpu).unwrap();
-        let odd = KQuantMatMul::new(Arc::new(QTensor::quantize(&w, GgmlDType::Q4K).unwrap()))
+        let q = Arc::new(QTensor::quantize(&w, GgmlDType::Q4K).unwrap());
+        let odd = KQuantMatMul::with_kernels(q, kernels)
             .unwrap()
-            .expect("supported above");
+            .expect("Q4_K");
         let x = Tensor::zeros((MAX_ROWS + 1, k), candle_core::DType::F32, &Device::Cpu).unwrap();
-        assert!(KQuantMatMul::products(&[&odd], &x).unwrap().is_none());
+        let taken = KQuantMatMul::products(&[&odd], &x).unwrap().is_some();
+        assert_eq!(taken, kernels.isa() == Isa::Neon, "{kernels:?}");
         let x = x.narrow(0, 0, MAX_ROWS).unwrap();
         assert!(KQuantMatMul::products(&[&odd], &x).unwrap().is_some());
     }
@@ -302,25 +423,27 @@ mod tests {
             GgmlDType::Q8_0,
         ] {
             let w = Tensor::from_vec(values(n * k, 9), (n, k), &Device::Cpu).unwrap();
-            let Some(m) =
-                KQuantMatMul::new(Arc::new(QTensor::quantize(&w, dtype).unwrap())).unwrap()
-            else {
-                assert!(!supported());
-                return;
-            };
-            for rows in [2, 3, 5, MT, MT + 3, MAX_ROWS] {
-                let x =
-                    Tensor::from_vec(values(rows * k, 70 + rows as u32), (rows, k), &Device::Cpu)
-                        .unwrap();
-                let together = m.forward(&x).unwrap().to_vec2::<f32>().unwrap();
-                for (r, row) in together.iter().enumerate() {
-                    let alone = m.forward(&x.narrow(0, r, 1).unwrap()).unwrap();
-                    assert_eq!(
-                        row,
-                        &alone.to_vec2::<f32>().unwrap()[0],
-                        "{dtype:?}, row {r} of {rows}"
-                    );
-                }
+            let q = Arc::new(QTensor::quantize(&w, dtype).unwrap());
+            for m in each_kernels(&q) {
+                rows_together_equal_rows_alone(&m, dtype);
+            }
+        }
+    }
+
+    fn rows_together_equal_rows_alone(m: &KQuantMatMul, dtype: GgmlDType) {
+        let k = m.k;
+        for rows in [2, 3, 5, MT, MT + 3, MAX_ROWS] {
+            let x = Tensor::from_vec(values(rows * k, 70 + rows as u32), (rows, k), &Device::Cpu)
+                .unwrap();
+            let together = m.forward(&x).unwrap().to_vec2::<f32>().unwrap();
+            for (r, row) in together.iter().enumerate() {
+                let alone = m.forward(&x.narrow(0, r, 1).unwrap()).unwrap();
+                assert_eq!(
+                    row,
+                    &alone.to_vec2::<f32>().unwrap()[0],
+                    "{:?}, {dtype:?}, row {r} of {rows}",
+                    m.kernels
+                );
             }
         }
     }

@@ -43,7 +43,7 @@ pub(super) unsafe fn q4k_scales_mins(block: *const u8) -> std::arch::x86_64::__m
 /// The CPU must have AVX-512 F; `block` must point at a whole Q4_K block
 /// and `c < 4`.
 // SAFETY: called only from `dot_rows_q4k` and `repack`, both behind
-// `supported()` (AVX-512 F and BW among others).
+// AVX-512 `Kernels` (AVX-512 F and BW among others).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
 #[inline]
@@ -71,8 +71,8 @@ pub(super) unsafe fn q4k_values(block: *const u8, c: usize) -> std::arch::x86_64
 /// The CPU must have AVX-512 F, BW and VNNI; `xs` and `out` must be `R`
 /// long and `w` must hold as many Q4_K blocks as each row of `xs`.
 // Block `b` indexes the weight row and every row of activations alike.
-// SAFETY: called only from `products`, for matrices that passed `supported()`
-// in `KQuantMatMul::new` (AVX-512 F, BW and VNNI among others).
+// SAFETY: called only from `products`, for matrices made with AVX-512
+// `Kernels` (AVX-512 F, BW and VNNI among others).
 #[allow(clippy::needless_range_loop)]
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
@@ -139,7 +139,7 @@ pub(super) unsafe fn dot_rows_q4k<const R: usize>(w: &[u8], xs: &[Vec<Q8Block>],
     }
 }
 
-// SAFETY: never called: `supported()` is false off x86_64, and every
+// SAFETY: never called: there are no AVX-512 `Kernels` off x86_64, and every
 // caller runs behind it.
 #[cfg(not(target_arch = "x86_64"))]
 pub(super) unsafe fn dot_rows_q4k<const R: usize>(
@@ -147,7 +147,7 @@ pub(super) unsafe fn dot_rows_q4k<const R: usize>(
     _xs: &[Vec<Q8Block>],
     _out: &mut [f32],
 ) {
-    unreachable!("supported() is false off x86_64")
+    unreachable!("no AVX-512 kernels off x86_64")
 }
 
 /// `R` rows of Q8_K activations (`xs`) times one repacked Q4_K tile: per
@@ -157,8 +157,8 @@ pub(super) unsafe fn dot_rows_q4k<const R: usize>(
 /// # Safety
 /// The CPU must have AVX-512 F, BW and VNNI; `xs` must hold `R` rows of
 /// `tile.len()` blocks and `out` `16 · R` values.
-// SAFETY: called only from `gemm`, for matrices that passed `supported()`
-// in `KQuantMatMul::new`.
+// SAFETY: called only from `gemm`, for matrices that were made with AVX-512
+// `Kernels` (see `dispatch`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(super) unsafe fn tile_q4k<const R: usize>(
@@ -201,9 +201,9 @@ pub(super) unsafe fn tile_q4k<const R: usize>(
     }
 }
 
-// SAFETY: never called: `supported()` is false off x86_64, and every
+// SAFETY: never called: there are no AVX-512 `Kernels` off x86_64, and every
 // caller runs behind it.
 #[cfg(not(target_arch = "x86_64"))]
 pub(super) unsafe fn tile_q4k<const R: usize>(_: &[TileBlock], _: &[Vec<Q8Block>], _: &mut [f32]) {
-    unreachable!("supported() is false off x86_64")
+    unreachable!("no AVX-512 kernels off x86_64")
 }

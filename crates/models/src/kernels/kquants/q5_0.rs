@@ -36,8 +36,8 @@ pub(super) fn repack_q5_0(weights: &[u8], row_bytes: usize, tile: &mut [TileBloc
 /// # Safety
 /// The CPU must have AVX-512 F, BW and VNNI; `xs` must hold `R` rows of
 /// `tile.len()` blocks and `out` `16 · R` values.
-// SAFETY: called only from `gemm`, for matrices that passed `supported()`
-// in `KQuantMatMul::new`.
+// SAFETY: called only from `gemm`, for matrices that were made with AVX-512
+// `Kernels` (see `dispatch`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(super) unsafe fn tile_q5_0<const R: usize>(
@@ -75,11 +75,11 @@ pub(super) unsafe fn tile_q5_0<const R: usize>(
     }
 }
 
-// SAFETY: never called: `supported()` is false off x86_64, and every
+// SAFETY: never called: there are no AVX-512 `Kernels` off x86_64, and every
 // caller runs behind it.
 #[cfg(not(target_arch = "x86_64"))]
 pub(super) unsafe fn tile_q5_0<const R: usize>(_: &[TileBlock32], _: &[Q8Row32], _: &mut [f32]) {
-    unreachable!("supported() is false off x86_64")
+    unreachable!("no AVX-512 kernels off x86_64")
 }
 
 /// Unpacks one Q5_0 weight row: its 5-bit values (0..=31) one per byte
@@ -89,8 +89,8 @@ pub(super) unsafe fn tile_q5_0<const R: usize>(_: &[TileBlock32], _: &[Q8Row32],
 /// # Safety
 /// The CPU must have AVX-512 F, BW and VNNI; `w` must hold `d.len()` Q5_0
 /// blocks and `q` be `32 · d.len()` long.
-// SAFETY: called only from `products`, for matrices that passed `supported()`
-// in `KQuantMatMul::new` (AVX-512 F, BW and VNNI among others).
+// SAFETY: called only from `products`, for matrices made with AVX-512
+// `Kernels` (AVX-512 F, BW and VNNI among others).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(super) unsafe fn unpack_q5_0(w: &[u8], q: &mut [u8], d: &mut [f32]) {
@@ -125,8 +125,8 @@ pub(super) unsafe fn unpack_q5_0(w: &[u8], q: &mut [u8], d: &mut [f32]) {
 /// # Safety
 /// The CPU must have AVX-512 F, BW, DQ and VNNI; `q`, `d` and `x` must cover
 /// the same number of blocks.
-// SAFETY: called only from `products`, for matrices that passed `supported()`
-// in `KQuantMatMul::new` (AVX-512 F, BW, DQ and VNNI).
+// SAFETY: called only from `products`, for matrices made with AVX-512
+// `Kernels` (AVX-512 F, BW, DQ and VNNI).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni")]
 pub(super) unsafe fn dot_row_q5_0(q: &[u8], d: &[f32], x: &Q8Row32) -> f32 {
@@ -164,16 +164,16 @@ pub(super) unsafe fn dot_row_q5_0(q: &[u8], d: &[f32], x: &Q8Row32) -> f32 {
     }
 }
 
-// SAFETY: never called: `supported()` is false off x86_64, and every
+// SAFETY: never called: there are no AVX-512 `Kernels` off x86_64, and every
 // caller runs behind it.
 #[cfg(not(target_arch = "x86_64"))]
 pub(super) unsafe fn unpack_q5_0(_w: &[u8], _q: &mut [u8], _d: &mut [f32]) {
-    unreachable!("supported() is false off x86_64")
+    unreachable!("no AVX-512 kernels off x86_64")
 }
 
-// SAFETY: never called: `supported()` is false off x86_64, and every
+// SAFETY: never called: there are no AVX-512 `Kernels` off x86_64, and every
 // caller runs behind it.
 #[cfg(not(target_arch = "x86_64"))]
 pub(super) unsafe fn dot_row_q5_0(_q: &[u8], _d: &[f32], _x: &Q8Row32) -> f32 {
-    unreachable!("supported() is false off x86_64")
+    unreachable!("no AVX-512 kernels off x86_64")
 }

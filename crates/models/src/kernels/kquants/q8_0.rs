@@ -21,8 +21,8 @@ use super::format::{BLOCK_32, Q8_0_BYTES};
 /// # Safety
 /// The CPU must have AVX-512 F, BW, DQ and VNNI; `xs` and `out` must be
 /// `R` long and `w` must hold as many Q8_0 blocks as each row of `xs`.
-// SAFETY: called only from `products`, for matrices that passed `supported()`
-// in `KQuantMatMul::new` (AVX-512 F, BW, DQ and VNNI).
+// SAFETY: called only from `products`, for matrices made with AVX-512
+// `Kernels` (AVX-512 F, BW, DQ and VNNI).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni")]
 pub(super) unsafe fn dot_rows_q8_0<const R: usize>(w: &[u8], xs: &[Q8Row32], out: &mut [f32]) {
@@ -77,9 +77,9 @@ pub(super) unsafe fn dot_rows_q8_0<const R: usize>(w: &[u8], xs: &[Q8Row32], out
     }
 }
 
-// SAFETY: never called: `supported()` is false off x86_64, and every
+// SAFETY: never called: there are no AVX-512 `Kernels` off x86_64, and every
 // caller runs behind it.
 #[cfg(not(target_arch = "x86_64"))]
 pub(super) unsafe fn dot_rows_q8_0<const R: usize>(_w: &[u8], _xs: &[Q8Row32], _out: &mut [f32]) {
-    unreachable!("supported() is false off x86_64")
+    unreachable!("no AVX-512 kernels off x86_64")
 }
