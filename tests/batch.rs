@@ -519,6 +519,27 @@ fn abstractive_folder_run_with_translations() {
 }
 
 #[test]
+fn grounded_folder_run_records_method_and_replacements() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    let out = tmp.path().join("out");
+    let en = lines("data/tico19/test.en");
+    write(&dir.join("en.txt"), en[1054..1060].join("\n"));
+    let o = run(&mut summarize(&dir, &out, "grounded"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let records = by_path(&manifest(&out.join("manifest.jsonl")));
+    let r = &records["en.txt"];
+    assert_eq!(r["status"], "ok", "{r}");
+    assert_eq!(r["settings"]["method"], "grounded");
+    assert_eq!(r["settings"]["summarizer"], SMALL_MODEL);
+    let replaced = r["replacements"].as_u64().expect("replacements recorded");
+    let summary = std::fs::read_to_string(out.join("en.txt.summary.txt")).unwrap();
+    let n = summary.lines().count();
+    assert!((3..=5).contains(&n), "{summary}");
+    assert!(replaced as usize <= n, "{r}");
+}
+
+#[test]
 fn folder_options_are_refused_for_a_file_and_bad_shards_explained() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("a.txt");

@@ -270,7 +270,14 @@ fn summarizes_english_abstractively() {
     )
     .unwrap();
     let out = run(bin()
-        .args(["summarize", "--json", "--model", SMALL_MODEL])
+        .args([
+            "summarize",
+            "--json",
+            "--method",
+            "abstractive",
+            "--model",
+            SMALL_MODEL,
+        ])
         .arg(&article));
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();

@@ -11,7 +11,6 @@ use anyhow::{bail, Context, Result};
 use tarjoman_engine::model::{format_for, gguf_family_format};
 use tarjoman_engine::TranslationModel;
 use tarjoman_models::causal::{Backend, CausalLm};
-use tarjoman_models::embed::SentenceEmbedder;
 use tarjoman_registry::{
     HubConfig, Manifest, ModelEntry, ModelFiles, ModelPaths, ModelSpec, Resolver, Store, Task,
     TokenizerFiles, WeightsFormat,
@@ -80,12 +79,7 @@ impl LmSource {
     }
 }
 
-/// Loads `--model` (a manifest name or a GGUF path; `None` = the default).
-pub fn load_lm(model: Option<&str>) -> Result<LoadedLm> {
-    resolve_lm(model)?.load()
-}
-
-/// [`load_lm`] with a chosen implementation (benchmarks compare them).
+/// Loads `--model` (as [`resolve_lm`]) with a chosen implementation (benchmarks compare them).
 pub fn load_lm_with(model: Option<&str>, backend: Backend) -> Result<LoadedLm> {
     resolve_lm(model)?.load_with(backend)
 }
@@ -183,38 +177,78 @@ fn gguf_source(files: &ModelFiles, spec: &str) -> Result<LmSource> {
     })
 }
 
-/// Loads `--model` for translation: a directory (an encoder-decoder
-/// checkpoint, or a safetensors decoder-only one), a hub repo, else as
-/// [`load_lm`].
-pub fn load_translation_model(model: Option<&str>) -> Result<TranslationModel> {
-    match model {
-        Some(dir) if Path::new(dir).is_dir() => {
-            Ok(TranslationModel::load(Path::new(dir))
-                .with_context(|| format!("cannot load {dir}"))?)
+/// Where a translation model is: a GGUF (prompted), or a directory (an
+/// encoder-decoder checkpoint, or a safetensors decoder-only one). Resolved
+/// (and fetched) once, loaded as often as needed (once per batch worker).
+#[derive(Debug, Clone)]
+pub enum TranslationSource {
+    Gguf(LmSource),
+    Dir { path: PathBuf, name: String },
+}
+
+impl TranslationSource {
+    pub fn load(&self) -> Result<TranslationModel> {
+        match self {
+            TranslationSource::Gguf(source) => Ok(prompted(source.load()?)),
+            TranslationSource::Dir { path, name } => Ok(TranslationModel::load(path)
+                .with_context(|| format!("cannot load {}", path.display()))?
+                .with_name(name.clone())),
         }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            TranslationSource::Gguf(source) => &source.name,
+            TranslationSource::Dir { name, .. } => name,
+        }
+    }
+
+    /// Whether the model translates through a prompt: a GGUF, or a
+    /// directory whose config.json names a decoder-only family.
+    pub fn is_prompted(&self) -> Result<bool> {
+        match self {
+            TranslationSource::Gguf(_) => Ok(true),
+            TranslationSource::Dir { path, .. } => {
+                let config = path.join("config.json");
+                let config = tarjoman_models::config::read(&config)
+                    .with_context(|| format!("cannot read {}", config.display()))?;
+                Ok(!config.family.is_seq2seq())
+            }
+        }
+    }
+}
+
+/// Resolves `--model` for translation: a directory, a hub repo, else as
+/// [`resolve_lm`].
+pub fn resolve_translation_model(model: Option<&str>) -> Result<TranslationSource> {
+    match model {
+        Some(dir) if Path::new(dir).is_dir() => Ok(TranslationSource::Dir {
+            path: PathBuf::from(dir),
+            name: dir.to_string(),
+        }),
         Some(spec) => match resolve_hub(&Manifest::builtin()?, spec)? {
             Some(files) if files.format == WeightsFormat::Gguf => {
-                let loaded = gguf_source(&files, spec)?.load()?;
-                Ok(prompted(loaded))
+                Ok(TranslationSource::Gguf(gguf_source(&files, spec)?))
             }
             // A repo with config.json: its snapshot directory.
-            Some(files) => Ok(TranslationModel::load(&files.dir)
-                .with_context(|| format!("cannot load {}", files.dir.display()))?
-                .with_name(spec)),
-            None => Ok(prompted(load_lm(model)?)),
+            Some(files) => Ok(TranslationSource::Dir {
+                path: files.dir.clone(),
+                name: spec.to_string(),
+            }),
+            None => Ok(TranslationSource::Gguf(resolve_lm(model)?)),
         },
-        None => Ok(prompted(load_lm(model)?)),
+        None => Ok(TranslationSource::Gguf(resolve_lm(model)?)),
     }
+}
+
+/// Loads `--model` for translation; see [`resolve_translation_model`].
+pub fn load_translation_model(model: Option<&str>) -> Result<TranslationModel> {
+    resolve_translation_model(model)?.load()
 }
 
 /// A loaded GGUF model as a translation model, in its prompt format.
 fn prompted(loaded: LoadedLm) -> TranslationModel {
     TranslationModel::gguf(loaded.lm, Some(&loaded.format), loaded.name)
-}
-
-/// Loads the default sentence embedder (for extractive summaries).
-pub fn load_embedder() -> Result<SentenceEmbedder> {
-    Ok(SentenceEmbedder::load(&resolve_embedder()?)?)
 }
 
 /// The default sentence embedder's folder, fetched on first use.

@@ -122,6 +122,10 @@ pub struct Record {
     /// How many chunks a long input was cut into (1 for most).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunks: Option<usize>,
+    /// Generated summary sentences the faithfulness guard replaced by
+    /// article sentences (the method is in `settings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacements: Option<usize>,
     /// Where the time went.
     #[serde(default)]
     pub timings_ms: Timings,
@@ -305,6 +309,7 @@ mod tests {
                 translation: None,
             },
             chunks: Some(1),
+            replacements: Some(0),
             timings_ms: Timings::default(),
             finished_unix: t,
         }

@@ -71,6 +71,9 @@ pub struct Summarized {
     pub summarize_ms: u64,
     /// Into how many chunks the article was cut.
     pub chunks: usize,
+    /// Generated summary sentences the faithfulness guard replaced by
+    /// article sentences.
+    pub replacements: usize,
 }
 
 /// Turns one article into a summary. Errors are messages for the manifest.
@@ -263,6 +266,7 @@ impl Context<'_> {
             settings_sha256: self.settings_sha.to_string(),
             outputs: Outputs::default(),
             chunks: None,
+            replacements: None,
             timings_ms: Timings::default(),
             finished_unix: now_unix(),
         }
@@ -363,6 +367,7 @@ impl Context<'_> {
                 record.status = Status::Ok;
                 record.outputs = outputs;
                 record.chunks = Some(s.chunks);
+                record.replacements = Some(s.replacements);
                 record.timings_ms.translate = s.translate_ms;
                 record.timings_ms.summarize = s.summarize_ms;
             }

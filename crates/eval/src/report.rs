@@ -36,6 +36,11 @@ pub struct ReportOptions {
     /// How many lines to list, worst first by the first system's sentence
     /// chrF.
     pub worst_lines: usize,
+    /// Each line is a summary: also score ROUGE-1, ROUGE-2 and ROUGE-Lsum
+    /// with Porter stemming (rouge-score's `use_stemmer=True`), a tab
+    /// inside a line separating its sentences (ROUGE-Lsum's unit; a tab is
+    /// whitespace to the other ROUGE types).
+    pub summaries: bool,
 }
 
 impl Default for ReportOptions {
@@ -46,6 +51,7 @@ impl Default for ReportOptions {
             source_label: None,
             bootstrap: BootstrapConfig::default(),
             worst_lines: 20,
+            summaries: false,
         }
     }
 }
@@ -222,6 +228,32 @@ impl Report {
             lower_is_better: false,
             estimates: run_bootstrap(&rouge_systems, cfg)?,
         });
+        if options.summaries {
+            let stemmed = Rouge::new(true);
+            let lines =
+                |v: &[String]| -> Vec<String> { v.iter().map(|l| l.replace('\t', "\n")).collect() };
+            let split_refs: Vec<Vec<String>> = refs.iter().map(|r| lines(r)).collect();
+            let corpora = systems
+                .iter()
+                .map(|s| stemmed.corpus(&lines(&s.hyps), &split_refs))
+                .collect::<Result<Vec<_>>>()?;
+            for (rouge_type, name) in [
+                (RougeType::Rouge1, "ROUGE-1"),
+                (RougeType::Rouge2, "ROUGE-2"),
+                (RougeType::RougeLsum, "ROUGE-Lsum"),
+            ] {
+                let means: Vec<MeanOf> = corpora
+                    .iter()
+                    .map(|c| MeanOf::new(c.sentence_f1(rouge_type), 100.0))
+                    .collect();
+                metrics.push(MetricResult {
+                    name: name.to_string(),
+                    signature: stemmed.bootstrap_signature(rouge_type, nrefs, cfg),
+                    lower_is_better: false,
+                    estimates: run_bootstrap(&means, cfg)?,
+                });
+            }
+        }
 
         let mut order: Vec<usize> = (0..n).collect();
         // Worst first; ties keep file order. Sentence chrF is never NaN.

@@ -174,3 +174,46 @@ fn misaligned_inputs_are_errors() {
     .unwrap_err();
     assert!(matches!(err, Error::EmptyCorpus), "{err}");
 }
+
+#[test]
+fn summaries_add_stemmed_rouge_1_2_and_lsum_with_tab_separated_sentences() {
+    use tarjoman_eval::rouge::{Rouge, RougeType};
+    let refs = vec![
+        "The talks ended.\tBoth sides left Istanbul.".to_string(),
+        "Soldiers were killed near the border.".to_string(),
+    ];
+    let hyps = vec![
+        "Both sides left Istanbul.\tThe talks ended.".to_string(),
+        "Soldiers died at the border.".to_string(),
+    ];
+    let systems = vec![SystemOutput {
+        name: "s".to_string(),
+        hyps: hyps.clone(),
+    }];
+    let options = ReportOptions {
+        summaries: true,
+        ..ReportOptions::default()
+    };
+    let report = Report::build(&systems, &[refs.clone()], None, &options).expect("report");
+    let names: Vec<&str> = report.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert!(
+        names.ends_with(&["ROUGE-L", "ROUGE-1", "ROUGE-2", "ROUGE-Lsum"]),
+        "{names:?}"
+    );
+    let stemmed = Rouge::new(true);
+    let split = |v: &[String]| -> Vec<String> { v.iter().map(|l| l.replace('\t', "\n")).collect() };
+    let corpus = stemmed.corpus(&split(&hyps), &[split(&refs)]).unwrap();
+    for (name, rouge_type) in [
+        ("ROUGE-2", RougeType::Rouge2),
+        ("ROUGE-Lsum", RougeType::RougeLsum),
+    ] {
+        let m = report.metrics.iter().find(|m| m.name == name).unwrap();
+        let f1 = corpus.sentence_f1(rouge_type);
+        let expected = 100.0 * f1.iter().sum::<f64>() / f1.len() as f64;
+        assert!((m.estimates[0].score - expected).abs() < 1e-9, "{name}");
+    }
+    // Sentence order matters to ROUGE-Lsum only through its sentences, so the
+    // swapped first summary still matches its reference fully there.
+    let lsum = corpus.sentence_f1(RougeType::RougeLsum)[0];
+    assert!((lsum - 1.0).abs() < 1e-9, "{lsum}");
+}

@@ -149,6 +149,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub worst: usize,
 
+    /// Each line is a summary (a tab between its sentences): also score
+    /// ROUGE-1, ROUGE-2 and ROUGE-Lsum, stemmed, with p-values.
+    #[arg(long)]
+    pub summaries: bool,
+
     /// Bootstrap resamples (sacreBLEU's default: 1000).
     #[arg(long, value_name = "N", default_value_t = BootstrapConfig::default().samples,
           value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize))]

@@ -55,6 +55,7 @@ pub(super) fn run_report(args: ReportArgs) -> Result<ExitCode> {
             seed: args.seed,
         },
         worst_lines: args.worst,
+        summaries: args.summaries,
     };
     eprintln!(
         "scoring {} systems on {} lines ({} bootstrap resamples)...",

@@ -11,8 +11,17 @@ use crate::args::{ModelArgs, TranslationArgs};
 /// Summarize an article, or a folder of articles, in 3 to 5 English sentences.
 ///
 /// A Persian article is translated first (sentence by sentence, as
-/// `tarjoman translate` does); an English one is summarized directly.
-/// The summary is printed one sentence per line.
+/// `tarjoman translate` does, with `-m`: a GGUF model, or an
+/// encoder-decoder one such as NLLB or OPUS-MT); an English one is
+/// summarized directly. The summary is printed one sentence per line.
+///
+/// The default method (grounded) picks what to say from every part of the
+/// article, lets the language model fuse each pick into one short
+/// sentence, and checks each sentence against the article: a sentence with
+/// a number, date or name the article lacks, one that restates another or
+/// copies the article, is written again and, if it still fails, replaced by
+/// the article's own sentence (said on stderr and in --json). --cite shows
+/// which article sentences support each summary sentence.
 ///
 /// Given a folder, every `*.txt` and `*.md` file under it is summarized
 /// into OUTDIR, mirroring the tree (`a/b.txt` -> `OUTDIR/a/b.txt.summary.txt`),
@@ -28,7 +37,11 @@ use crate::args::{ModelArgs, TranslationArgs};
 ///
 ///   tarjoman summarize article.fa.txt
 ///
+///   tarjoman summarize article.fa.txt --cite
+///
 ///   tarjoman summarize article.fa.txt --method extractive --json
+///
+///   tarjoman summarize article.fa.txt -m ~/models/nllb-200-distilled-600M
 ///
 ///   tarjoman summarize news/ -o summaries/ --method extractive --jobs 2
 ///
@@ -42,12 +55,26 @@ pub struct Args {
     pub input: PathBuf,
 
     /// How to summarize.
-    #[arg(long, value_enum, default_value_t = Method::Abstractive)]
+    #[arg(long, value_enum, default_value_t = Method::Grounded)]
     pub method: Method,
 
-    /// Print one JSON object with the summary, the translation and timings.
+    /// Print one JSON object: the summary's sentences, each with the
+    /// article sentences that support it (`sources`: index, byte span in
+    /// the input, support 0-1) and what the guard replaced; the
+    /// translation; timings.
     #[arg(long)]
     pub json: bool,
+
+    /// End each summary sentence with the numbers of the article sentences
+    /// that support it, counted from 1 (`[3,7]`).
+    #[arg(long)]
+    pub cite: bool,
+
+    /// The instruction model that writes grounded and abstractive summaries
+    /// (a manifest name, GGUF file or hub repo). Default: -m when it is a
+    /// GGUF model, else the default model.
+    #[arg(long, value_name = "MODEL")]
+    pub summarizer: Option<String>,
 
     #[command(flatten)]
     pub model: ModelArgs,
@@ -62,11 +89,29 @@ pub struct Args {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Method {
-    /// The language model writes the summary in its own words.
+    /// Select from every part of the article, fuse each selection into one
+    /// sentence with the language model, check every sentence against the
+    /// article and cite its sources.
+    Grounded,
+    /// The language model writes the summary in its own words from the
+    /// whole article, in one pass, unchecked.
     Abstractive,
     /// Sentence embeddings (all-MiniLM-L6-v2) pick the article's most
     /// central, non-redundant sentences.
     Extractive,
+    /// The article's first sentences.
+    Lead,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Grounded => "grounded",
+            Method::Abstractive => "abstractive",
+            Method::Extractive => "extractive",
+            Method::Lead => "lead",
+        }
+    }
 }
 
 /// Options that only apply to a folder.

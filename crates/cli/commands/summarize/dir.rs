@@ -18,12 +18,11 @@ use tarjoman_batch::manifest::{Record, Status};
 use tarjoman_batch::walk::WalkOptions;
 use tarjoman_batch::{Article, Config, Observer, Shard, Summarized, Summarizer};
 use tarjoman_engine::generate::GenerationConfig;
-use tarjoman_engine::summarize;
-use tarjoman_engine::translate::{Event, RecordKind, TranslateOptions, Translator};
-use tarjoman_models::embed::SentenceEmbedder;
+use tarjoman_engine::summarize::Article as EnglishArticle;
+use tarjoman_engine::translate::TranslateOptions;
 
 use super::args::{Args, Method};
-use crate::model::{LmSource, LoadedLm};
+use super::models::{Models, Sources};
 
 /// English text summarized in one go by the language model: longer text is
 /// cut into pieces of this size, each summarized, and the summaries
@@ -34,10 +33,6 @@ const ABSTRACTIVE_CHUNK_BYTES: usize = 6_000;
 /// The same for sentence embeddings: about 200 sentences a piece keeps the
 /// embeddings (and the O(n k) selection) small.
 const EXTRACTIVE_CHUNK_BYTES: usize = 20_000;
-
-/// Persian text handed to the translator at a time, so that segmenting a
-/// huge article never holds all of its pieces at once.
-const TRANSLATE_CHUNK_BYTES: usize = 64 * 1024;
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let dir = &args.input;
@@ -52,20 +47,26 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(o) => o.clone(),
         None => default_outdir(dir)?,
     };
-    let lm = crate::model::resolve_lm(args.model.model.as_deref())?;
-    let embedder = match args.method {
-        Method::Extractive => Some(crate::model::resolve_embedder()?),
-        Method::Abstractive => None,
-    };
-    let translate_opts = args.translation.options(&args.model, true)?;
+    let sources = Sources::resolve(
+        args.model.model.as_deref(),
+        args.summarizer.as_deref(),
+        args.method,
+    )?;
+    let translate_opts = args
+        .translation
+        .options(&args.model, sources.translation.is_prompted()?)?;
     let generation = args.model.generation();
+    // Grounded and lead summaries select over the whole article, however
+    // long, with prompts of a few sentences: no pieces.
     let chunk_bytes = match args.method {
-        Method::Abstractive => ABSTRACTIVE_CHUNK_BYTES,
-        Method::Extractive => EXTRACTIVE_CHUNK_BYTES,
+        Method::Abstractive => Some(ABSTRACTIVE_CHUNK_BYTES),
+        Method::Extractive => Some(EXTRACTIVE_CHUNK_BYTES),
+        Method::Grounded | Method::Lead => None,
     };
     let settings = json!({
-        "method": format!("{:?}", args.method).to_lowercase(),
-        "model": lm.name,
+        "method": args.method.name(),
+        "model": sources.translation.name(),
+        "summarizer": sources.summarizer_name(),
         "translate": args.folder.translate,
         // `null`: the prompt format's default.
         "shots": translate_opts.shots,
@@ -99,14 +100,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         },
         shard: args.folder.shard.unwrap_or(Shard::ALL),
         jobs: args.folder.jobs,
-        model: lm.name.clone(),
+        model: sources.translation.name().to_string(),
         settings,
         write_translation: args.folder.translate,
         max_bytes: args.folder.max_bytes,
     };
     let shared = Shared {
-        lm,
-        embedder,
+        sources,
         method: args.method,
         translate: translate_opts,
         generation,
@@ -194,20 +194,18 @@ fn candle_core_threads() -> usize {
 
 /// What every worker shares: where the models are and the settings.
 struct Shared {
-    lm: LmSource,
-    embedder: Option<PathBuf>,
+    sources: Sources,
     method: Method,
     translate: TranslateOptions,
     generation: GenerationConfig,
-    chunk_bytes: usize,
+    chunk_bytes: Option<usize>,
 }
 
 impl Shared {
     fn worker(&self) -> Worker<'_> {
         Worker {
             shared: self,
-            lm: None,
-            embedder: None,
+            models: Models::new(&self.sources),
         }
     }
 }
@@ -216,8 +214,7 @@ impl Shared {
 /// extractive batch never loads the language model).
 struct Worker<'a> {
     shared: &'a Shared,
-    lm: Option<LoadedLm>,
-    embedder: Option<SentenceEmbedder>,
+    models: Models<'a>,
 }
 
 impl Summarizer for Worker<'_> {
@@ -228,85 +225,46 @@ impl Summarizer for Worker<'_> {
 }
 
 impl Worker<'_> {
-    fn lm(&mut self) -> Result<&mut LoadedLm> {
-        if self.lm.is_none() {
-            self.lm = Some(self.shared.lm.load()?);
-        }
-        self.lm.as_mut().context("language model not loaded")
-    }
-
-    fn embedder(&mut self) -> Result<&SentenceEmbedder> {
-        if self.embedder.is_none() {
-            let dir = self
-                .shared
-                .embedder
-                .as_deref()
-                .context("no sentence embedder for extractive summaries")?;
-            self.embedder = Some(SentenceEmbedder::load(dir)?);
-        }
-        self.embedder
-            .as_ref()
-            .context("sentence embedder not loaded")
-    }
-
     fn summarize_article(&mut self, article: &Article<'_>) -> Result<Summarized> {
         let start = Instant::now();
-        let (translation, prose) = match article.language {
+        let (english, translation) = match article.language {
             Language::Persian => {
-                let (full, prose) = self.translate(article.text)?;
-                (Some(full), Some(prose))
+                let translated = self
+                    .models
+                    .translate(article.text, &self.shared.translate)?;
+                (translated.article, Some(translated.full))
             }
-            _ => (None, None),
+            _ => (EnglishArticle::english(article.text), None),
         };
         let translate_ms = start.elapsed().as_millis() as u64;
-        let english = prose.as_deref().unwrap_or(article.text);
         let start = Instant::now();
-        let (summary, chunks) = self.reduce(english)?;
+        let (summary, replacements, chunks) = match self.shared.chunk_bytes {
+            Some(max) => {
+                let (summary, chunks) = self.reduce(&english.text(), max)?;
+                (summary, 0, chunks)
+            }
+            None => {
+                let summary =
+                    self.models
+                        .summarize(&english, self.shared.method, &self.shared.generation)?;
+                (summary.texts(), summary.replacements, 1)
+            }
+        };
         Ok(Summarized {
             summary,
             translation,
             translate_ms,
             summarize_ms: start.elapsed().as_millis() as u64,
             chunks,
+            replacements,
         })
     }
 
-    /// Translates a Persian article: (the full translation with metadata and
-    /// layout, the prose alone to summarize).
-    fn translate(&mut self, text: &str) -> Result<(String, String)> {
-        let opts = self.shared.translate.clone();
-        let loaded = self.lm()?;
-        let mut translator = Translator::prompted(&mut loaded.lm, &loaded.format, opts)?;
-        let mut full = String::new();
-        let mut prose = String::new();
-        for chunk in chunks(text, TRANSLATE_CHUNK_BYTES) {
-            translator.translate_document(chunk, |event| -> Result<()> {
-                match event {
-                    Event::Verbatim(s) => {
-                        full.push_str(s);
-                        prose.push_str(s);
-                    }
-                    // Metadata (`date 2025-11-08`) is not prose to summarize.
-                    Event::Record(r) if r.kind == RecordKind::Metadata => {
-                        full.push_str(&r.translation)
-                    }
-                    Event::Record(r) => {
-                        full.push_str(&r.translation);
-                        prose.push_str(&r.translation);
-                    }
-                    Event::Translated => {}
-                }
-                Ok(())
-            })?;
-        }
-        Ok((full, prose))
-    }
-
-    /// Summarizes `english`; text longer than a chunk is summarized chunk
-    /// by chunk and the joined summaries again, until one chunk remains.
-    /// Returns the summary and the number of chunks of the first round.
-    fn reduce(&mut self, english: &str) -> Result<(Vec<String>, usize)> {
-        let max = self.shared.chunk_bytes;
+    /// Summarizes `english`; text longer than `max` bytes is summarized
+    /// piece by piece and the joined summaries again, until one piece
+    /// remains. Returns the summary and the number of pieces of the first
+    /// round.
+    fn reduce(&mut self, english: &str, max: usize) -> Result<(Vec<String>, usize)> {
         let mut current = english.to_string();
         let mut first_round = None;
         loop {
@@ -341,15 +299,11 @@ impl Worker<'_> {
     }
 
     fn summarize_once(&mut self, english: &str) -> Result<Vec<String>> {
-        let summary = match self.shared.method {
-            Method::Abstractive => {
-                let generation = self.shared.generation.clone();
-                let loaded = self.lm()?;
-                summarize::abstractive(&mut loaded.lm, &loaded.format, english, &generation)?
-            }
-            Method::Extractive => summarize::extractive(self.embedder()?, english)?,
-        };
-        Ok(summary.sentences)
+        let article = EnglishArticle::english(english);
+        let summary =
+            self.models
+                .summarize(&article, self.shared.method, &self.shared.generation)?;
+        Ok(summary.texts())
     }
 }
 

@@ -5,79 +5,101 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use serde_json::json;
-use tarjoman_engine::summarize;
-use tarjoman_engine::translate::{Event, RecordKind, Translator};
+use tarjoman_engine::summarize::{Article, Summary};
 use tarjoman_text::script::{detect, Lang};
 
-use super::args::{Args, Method};
+use super::args::Args;
+use super::models::{Models, Sources};
 use crate::input::read_document;
 
 pub fn run(args: Args) -> Result<ExitCode> {
     args.folder.refuse_for_file(&args.input)?;
     let text = read_document(&args.input)?;
-    let start = std::time::Instant::now();
     let lang = detect(&text);
-    let needs_lm = lang == Lang::Persian || args.method == Method::Abstractive;
-    let mut loaded = match needs_lm {
-        true => Some(crate::model::load_lm(args.model.model.as_deref())?),
-        false => None,
-    };
-    let english = match lang {
-        Lang::English => text.clone(),
-        Lang::Persian => {
-            let loaded = loaded.as_mut().expect("loaded for Persian input");
-            eprintln!("translating {} with {}", args.input.display(), loaded.name);
-            let opts = args.translation.options(&args.model, true)?;
-            let mut translator = Translator::prompted(&mut loaded.lm, &loaded.format, opts)?;
-            let mut english = String::new();
-            translator.translate_document(&text, |event| -> Result<()> {
-                match event {
-                    Event::Verbatim(s) => english.push_str(s),
-                    // Metadata (`date 2025-11-08`) is not prose to summarize.
-                    Event::Record(r) if r.kind == RecordKind::Metadata => {}
-                    Event::Record(r) => english.push_str(&r.translation),
-                    Event::Translated => {}
-                }
-                Ok(())
-            })?;
-            english
-        }
-        other => bail!(
-            "{}: the article is neither Persian nor English (detected {other:?})",
+    if !matches!(lang, Lang::Persian | Lang::English) {
+        bail!(
+            "{}: the article is neither Persian nor English (detected {lang:?})",
             args.input.display()
+        );
+    }
+    let sources = Sources::resolve(
+        args.model.model.as_deref(),
+        args.summarizer.as_deref(),
+        args.method,
+    )?;
+    let opts = match lang {
+        Lang::Persian => Some(
+            args.translation
+                .options(&args.model, sources.translation.is_prompted()?)?,
         ),
+        _ => None,
+    };
+    let mut models = Models::new(&sources);
+    let start = std::time::Instant::now();
+    let (article, translation) = match &opts {
+        Some(opts) => {
+            eprintln!(
+                "translating {} with {}",
+                args.input.display(),
+                sources.translation.name()
+            );
+            let translated = models.translate(&text, opts)?;
+            (translated.article, Some(translated.full))
+        }
+        None => (Article::english(&text), None),
     };
     let translate_ms = start.elapsed().as_millis() as u64;
-    let summary = match args.method {
-        Method::Abstractive => {
-            let loaded = loaded.as_mut().expect("loaded for abstractive summaries");
-            summarize::abstractive(
-                &mut loaded.lm,
-                &loaded.format,
-                &english,
-                &args.model.generation(),
-            )?
-        }
-        Method::Extractive => {
-            let embedder = crate::model::load_embedder()?;
-            summarize::extractive(&embedder, &english)?
-        }
-    };
+    let summary = models.summarize(&article, args.method, &args.model.generation())?;
+    report_replacements(&summary);
     if args.json {
         let record = json!({
             "input": args.input,
             "language": format!("{lang:?}").to_lowercase(),
             "method": summary.method,
-            "summary": summary.sentences,
-            "translation": (lang == Lang::Persian).then_some(&english),
+            "summarizer": sources.summarizer_name(),
+            "summary": summary.texts(),
+            "sentences": summary.sentences,
+            "replacements": summary.replacements,
+            "words": summary.words(),
+            "article_sentences": article.len(),
+            "translation": translation,
             "timings_ms": { "translate": translate_ms, "summarize": summary.ms },
             "stop_reason": summary.stop_reason,
         });
         println!("{record}");
     } else {
         for sentence in &summary.sentences {
-            println!("{sentence}");
+            match args.cite {
+                true => {
+                    let cited: Vec<String> = sentence
+                        .sources
+                        .iter()
+                        .map(|c| (c.index + 1).to_string())
+                        .collect();
+                    println!("{} [{}]", sentence.text, cited.join(","));
+                }
+                false => println!("{}", sentence.text),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says on stderr which generated sentences the guard replaced, and why.
+pub fn report_replacements(summary: &Summary) {
+    for (i, s) in summary.sentences.iter().enumerate() {
+        if let Some(rejected) = &s.replaced {
+            eprintln!(
+                "summary sentence {}: the model's sentence failed the faithfulness guard ({}) \
+                 and was replaced by article sentence {}: rejected: {}",
+                i + 1,
+                rejected.problems.join("; "),
+                s.sources
+                    .iter()
+                    .max_by(|a, b| a.support.total_cmp(&b.support))
+                    .map_or(0, |c| c.index + 1),
+                rejected.text
+            );
+        }
+    }
 }

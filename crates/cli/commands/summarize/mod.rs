@@ -5,6 +5,7 @@
 mod args;
 mod dir;
 mod file;
+mod models;
 
 use std::process::ExitCode;
 

@@ -1,179 +1,144 @@
-//! Short English summaries, two ways:
-//!
-//! - abstractive: an instruction model writes 3-5 sentences ([`abstractive`]);
-//! - extractive: sentence embeddings pick central, non-redundant sentences of
-//!   the article itself, by maximal marginal relevance (Carbonell & Goldstein,
-//!   1998) against the document centroid ([`select_sentences`]).
+//! The baselines, each one flag away from the default: the article's first
+//! sentences ([`lead`]), its most central ones ([`extractive`]), and one
+//! prompt over the whole article ([`abstractive`]). Their sentences are
+//! cited and fact-checked like the default's, but nothing is replaced.
 
-use serde::Serialize;
+use std::time::Instant;
+
 use tarjoman_models::causal::CausalLm;
 use tarjoman_models::embed::SentenceEmbedder;
 
-use crate::generate::{generate, GenerationConfig, StopReason};
+use super::article::Article;
+use super::attribute::{cite, ContentWords};
+use super::facts::FactIndex;
+use super::select::{select_sentences, summary_length};
+use super::types::{Citation, Method, Origin, Summary, SummarySentence, MAX_SENTENCES};
+use crate::generate::{generate, GenerationConfig};
 use crate::prompt::PromptBook;
 use crate::{Error, Result};
 
-/// Bounds on summary length, in sentences.
-pub const MIN_SENTENCES: usize = 3;
-pub const MAX_SENTENCES: usize = 5;
+/// New tokens the abstractive summary may take.
+const ABSTRACTIVE_TOKENS: usize = 320;
 
-/// Weight of relevance against redundancy in maximal marginal relevance.
-const MMR_LAMBDA: f32 = 0.7;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub sentences: Vec<String>,
-    pub method: &'static str,
-    pub ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_reason: Option<StopReason>,
-}
-
-impl Summary {
-    pub fn text(&self) -> String {
-        self.sentences.join(" ")
+fn check_not_empty(article: &Article) -> Result<()> {
+    match article.is_empty() {
+        true => Err(Error::EmptyDocument),
+        false => Ok(()),
     }
 }
 
-/// The sentences of a text, in order, owned.
-fn sentences(text: &str) -> Vec<String> {
-    tarjoman_text::sentences(text).map(str::to_string).collect()
+/// Article sentences as summary sentences, each citing itself.
+fn extracted(article: &Article, chosen: &[usize], method: Method, start: Instant) -> Summary {
+    let sentences = chosen
+        .iter()
+        .map(|&i| SummarySentence {
+            text: article.sentences[i].text.clone(),
+            origin: Origin::Extracted,
+            sources: vec![Citation {
+                index: i,
+                span: article.sentences[i].span,
+                support: 1.0,
+            }],
+            unsupported: Vec::new(),
+            replaced: None,
+            regenerated: 0,
+        })
+        .collect();
+    Summary {
+        method,
+        sentences,
+        replacements: 0,
+        ms: start.elapsed().as_millis() as u64,
+        stop_reason: None,
+    }
 }
 
-/// Asks an instruction model for a 3-5 sentence summary of `english`.
+/// The first sentences of the article: as many as a summary of it gets.
+pub fn lead(article: &Article) -> Result<Summary> {
+    let start = Instant::now();
+    check_not_empty(article)?;
+    let k = summary_length(article.len()).min(article.len());
+    Ok(extracted(
+        article,
+        &(0..k).collect::<Vec<_>>(),
+        Method::Lead,
+        start,
+    ))
+}
+
+/// Picks the article's most central, mutually different sentences.
+pub fn extractive(embedder: &SentenceEmbedder, article: &Article) -> Result<Summary> {
+    let start = Instant::now();
+    check_not_empty(article)?;
+    let embeddings = embedder.embed(&article.owned_texts())?;
+    let chosen = select_sentences(&embeddings, summary_length(article.len()));
+    Ok(extracted(article, &chosen, Method::Extractive, start))
+}
+
+/// Asks an instruction model for a 3-5 sentence summary of the whole
+/// article in one prompt; the sentences are cited and checked, not guarded.
 pub fn abstractive(
     lm: &mut CausalLm,
     format: &str,
-    english: &str,
+    article: &Article,
     cfg: &GenerationConfig,
 ) -> Result<Summary> {
-    let start = std::time::Instant::now();
-    if tarjoman_text::sentences(english).next().is_none() {
-        return Err(Error::EmptyDocument);
-    }
+    let start = Instant::now();
+    check_not_empty(article)?;
     let book = PromptBook::builtin()?;
     let task = book.task("summarize")?;
-    let prompt = book.format(format)?.render(task, 0, english.trim());
+    let prompt = book.format(format)?.render(task, 0, &article.text());
     let mut ids = Vec::new();
     if lm.info.add_bos {
         ids.extend(lm.info.bos_id);
     }
     ids.extend(lm.encode(&prompt.text)?);
-    let generation = generate(lm, &ids, cfg, Some(320), &prompt.stop)?;
-    let mut out: Vec<String> = sentences(&generation.text)
-        .into_iter()
-        .map(|s| s.trim_start_matches(['-', '*', '•', ' ']).to_string())
+    let generation = generate(lm, &ids, cfg, Some(ABSTRACTIVE_TOKENS), &prompt.stop)?;
+    let mut texts: Vec<String> = tarjoman_text::sentences(&generation.text)
+        .map(|s| {
+            s.trim_start_matches(['-', '*', '•', ' '])
+                .trim()
+                .to_string()
+        })
         .filter(|s| !s.is_empty() && !s.ends_with(':'))
         .collect();
-    out.truncate(MAX_SENTENCES);
+    texts.truncate(MAX_SENTENCES);
+    let facts = FactIndex::new(&article.text());
+    let words = ContentWords::default();
+    let article_words: Vec<_> = article.texts().iter().map(|t| words.of(t)).collect();
+    let sentences = texts
+        .into_iter()
+        .map(|text| SummarySentence {
+            sources: cite(&words, &text, article, &article_words, &[]),
+            unsupported: facts.unsupported(&text),
+            text,
+            origin: Origin::Generated,
+            replaced: None,
+            regenerated: 0,
+        })
+        .collect();
     Ok(Summary {
-        sentences: out,
-        method: "abstractive",
+        method: Method::Abstractive,
+        sentences,
+        replacements: 0,
         ms: start.elapsed().as_millis() as u64,
         stop_reason: Some(generation.stop),
     })
-}
-
-/// Picks the article's most central, mutually different sentences.
-pub fn extractive(embedder: &SentenceEmbedder, english: &str) -> Result<Summary> {
-    let start = std::time::Instant::now();
-    let all = sentences(english);
-    if all.is_empty() {
-        return Err(Error::EmptyDocument);
-    }
-    let embeddings = embedder.embed(&all)?;
-    let k = all.len().div_ceil(4).clamp(MIN_SENTENCES, MAX_SENTENCES);
-    let chosen = select_sentences(&embeddings, k);
-    Ok(Summary {
-        sentences: chosen.into_iter().map(|i| all[i].clone()).collect(),
-        method: "extractive",
-        ms: start.elapsed().as_millis() as u64,
-        stop_reason: None,
-    })
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Maximal marginal relevance over unit-length `embeddings`: relevance is
-/// similarity to the normalized centroid, redundancy the highest similarity
-/// to a sentence already chosen. Returns up to `k` indices in document order.
-pub fn select_sentences(embeddings: &[Vec<f32>], k: usize) -> Vec<usize> {
-    let n = embeddings.len();
-    let Some(dim) = embeddings.first().map(Vec::len) else {
-        return Vec::new();
-    };
-    let mut centroid = vec![0f32; dim];
-    for e in embeddings {
-        for (c, x) in centroid.iter_mut().zip(e) {
-            *c += x;
-        }
-    }
-    let norm = dot(&centroid, &centroid).sqrt().max(1e-12);
-    centroid.iter_mut().for_each(|c| *c /= norm);
-    let relevance: Vec<f32> = embeddings.iter().map(|e| dot(e, &centroid)).collect();
-    let mut chosen: Vec<usize> = Vec::new();
-    while chosen.len() < k.min(n) {
-        let best = (0..n)
-            .filter(|i| !chosen.contains(i))
-            .map(|i| {
-                let redundancy = chosen
-                    .iter()
-                    .map(|&j| dot(&embeddings[i], &embeddings[j]))
-                    .fold(f32::NEG_INFINITY, f32::max)
-                    .max(0.0);
-                (
-                    i,
-                    MMR_LAMBDA * relevance[i] - (1.0 - MMR_LAMBDA) * redundancy,
-                )
-            })
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
-        match best {
-            Some((i, _)) => chosen.push(i),
-            None => break,
-        }
-    }
-    chosen.sort_unstable();
-    chosen
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn unit(v: &[f32]) -> Vec<f32> {
-        let n = dot(v, v).sqrt();
-        v.iter().map(|x| x / n).collect()
-    }
-
     #[test]
-    fn mmr_prefers_central_sentences_and_skips_duplicates() {
-        // Three sentences near the main topic (two of them identical), one
-        // off-topic outlier.
-        let e = vec![
-            unit(&[1.0, 0.1, 0.0]),
-            unit(&[1.0, 0.1, 0.0]),
-            unit(&[0.6, 0.0, 0.8]),
-            unit(&[0.0, 1.0, 0.0]),
-        ];
-        let chosen = select_sentences(&e, 2);
-        assert_eq!(chosen.len(), 2);
-        assert!(
-            chosen.contains(&2),
-            "the non-duplicate central one: {chosen:?}"
-        );
-        assert!(!chosen.contains(&3), "not the outlier: {chosen:?}");
-        assert!(
-            !(chosen.contains(&0) && chosen.contains(&1)),
-            "not both duplicates"
-        );
-    }
-
-    #[test]
-    fn mmr_returns_document_order_and_handles_small_inputs() {
-        let e = vec![unit(&[0.0, 1.0]), unit(&[1.0, 0.0])];
-        assert_eq!(select_sentences(&e, 5), vec![0, 1]);
-        assert!(select_sentences(&[], 3).is_empty());
+    fn lead_cites_the_first_sentences() {
+        let article = Article::english("One. Two. Three. Four. Five.");
+        let s = lead(&article).unwrap();
+        assert_eq!(s.texts(), vec!["One.", "Two.", "Three."]);
+        assert_eq!(s.sentences[2].sources[0].index, 2);
+        assert!(matches!(
+            lead(&Article::default()),
+            Err(Error::EmptyDocument)
+        ));
     }
 }
