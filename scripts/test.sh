@@ -16,6 +16,20 @@ if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
   echo "installing kubernetes-validate (Kubernetes schemas, for tests/slurm.rs)" >&2
   python3 -m pip install -q --root-user-action=ignore kubernetes-validate==1.37.0
 fi
+# tests/serve.rs calls `tarjoman serve` with LibreTranslate's own Python
+# client, and drives its page in Chromium through chromedriver.
+if ! python3 -c 'import libretranslatepy' 2>/dev/null; then
+  echo "installing libretranslatepy (LibreTranslate's client, for tests/serve.rs)" >&2
+  python3 -m pip install -q --root-user-action=ignore libretranslatepy==2.1.4
+fi
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "installing Chromium and chromedriver (for tests/serve.rs)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "warning: chromium and chromedriver are missing (apt-get install chromium chromium-driver): tests/serve.rs will fail" >&2
+  fi
+fi
 # tests/slurm.rs runs a real one-node Slurm cluster; it starts one itself
 # (as root), but installing Slurm first keeps that out of the test's time.
 if [ "$(id -u)" -eq 0 ]; then
@@ -35,3 +49,4 @@ done
 # several times slower).
 export CANDLE_NUM_THREADS=1 RAYON_NUM_THREADS=1
 cargo test --workspace --release --locked
+scripts/test_neon.sh

@@ -36,6 +36,7 @@ enum Command {
     Manifest(commands::manifest::Args),
     Eval(commands::eval::Args),
     Bench(commands::bench::Args),
+    Serve(commands::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Command::Manifest(args) => commands::manifest::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(code) => code,

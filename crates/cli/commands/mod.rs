@@ -5,5 +5,6 @@ pub mod bench;
 pub mod eval;
 pub mod manifest;
 pub mod models;
+pub mod serve;
 pub mod summarize;
 pub mod translate;
