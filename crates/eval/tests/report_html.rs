@@ -194,7 +194,8 @@ fn summaries_add_stemmed_rouge_1_2_and_lsum_with_tab_separated_sentences() {
         summaries: true,
         ..ReportOptions::default()
     };
-    let report = Report::build(&systems, std::slice::from_ref(&refs), None, &options).expect("report");
+    let report =
+        Report::build(&systems, std::slice::from_ref(&refs), None, &options).expect("report");
     let names: Vec<&str> = report.metrics.iter().map(|m| m.name.as_str()).collect();
     assert!(
         names.ends_with(&["ROUGE-L", "ROUGE-1", "ROUGE-2", "ROUGE-Lsum"]),
