@@ -243,6 +243,120 @@ fn small_model_translates_and_summarizes() {
     );
 }
 
+/// Resident memory of a process, in KiB (Linux).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// 64 clients sending 5 requests each: every request is answered, 200 or
+/// 503 with `Retry-After`; returns how many were served.
+fn load(server: &Server) -> usize {
+    let url = server.url("/translate");
+    let clients: Vec<_> = (0..64)
+        .map(|c| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(120))
+                    .build();
+                (0..5)
+                    .map(|r| {
+                        let body = json!({"q": format!("{SENTENCE} {c} {r}"), "source": "fa", "target": "en"});
+                        match agent.post(&url).send_json(body) {
+                            Ok(resp) => (resp.status(), None),
+                            Err(ureq::Error::Status(code, resp)) => {
+                                (code, resp.header("Retry-After").map(str::to_string))
+                            }
+                            Err(e) => panic!("request {c}/{r} lost: {e}"),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut served = 0;
+    for client in clients {
+        let answers = client.join().expect("client thread");
+        assert_eq!(answers.len(), 5);
+        for (status, retry_after) in answers {
+            match status {
+                200 => served += 1,
+                503 => assert!(retry_after.is_some(), "503 without Retry-After"),
+                other => panic!("status {other}"),
+            }
+        }
+    }
+    served
+}
+
+/// Bad requests of every kind, and a client leaving mid-stream.
+fn faults(server: &Server) {
+    let post = |body: &str| {
+        let result = agent()
+            .post(&server.url("/translate"))
+            .set("Content-Type", "application/json")
+            .send_string(body);
+        status_of(result)
+    };
+    for (body, want) in [
+        ("{not json", 400),
+        (r#"{"q": 5, "source": "fa", "target": "en"}"#, 400),
+        (r#"{"q": "x", "source": "xx", "target": "en"}"#, 400),
+        (r#"{"q": "", "source": "fa", "target": "en"}"#, 400),
+    ] {
+        let (status, text) = post(body);
+        assert_eq!(status, want, "{body}: {text}");
+        assert!(text.contains("\"error\""), "{text}");
+    }
+    let huge = json!({"q": "x".repeat(64 * 1024), "source": "fa", "target": "en"}).to_string();
+    assert_eq!(post(&huge).0, 413);
+    // A client that leaves after the first line of a stream.
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    let body = json!({ "text": format!("{SENTENCE}\n").repeat(20) }).to_string();
+    write!(
+        stream,
+        "POST /v1/translate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut first = String::new();
+    BufReader::new(&stream).read_line(&mut first).unwrap();
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    drop(stream);
+}
+
+#[test]
+fn load_and_faults_leave_the_server_healthy_with_its_memory_back() {
+    let server = Server::start(&[
+        "-m",
+        fixture().to_str().unwrap(),
+        "--queue",
+        "16",
+        "--max-body",
+        "32768",
+    ]);
+    // A first round brings the allocator to its working size.
+    assert!(load(&server) > 0, "nothing served: {}", server.log());
+    let before = rss_kib(server.child.id());
+    faults(&server);
+    assert!(load(&server) > 0, "nothing served: {}", server.log());
+    faults(&server);
+    std::thread::sleep(Duration::from_secs(1));
+    let (status, _) = status_of(agent().get(&server.url("/health")).call());
+    assert_eq!(status, 200, "{}", server.log());
+    let after = rss_kib(server.child.id());
+    assert!(
+        after as f64 <= before as f64 * 1.10,
+        "memory grew from {before} KiB to {after} KiB"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // The page in a real browser.
 

@@ -79,6 +79,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         request_timeout: Duration::from_secs(args.timeout),
         grace: Duration::from_secs(args.grace),
         queue_capacity: args.queue,
+        embedder: Some(crate::model::resolve_embedder()?),
         ..ServeConfig::default()
     };
     // Refuse a public address before spending time on the model.

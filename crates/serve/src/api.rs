@@ -135,7 +135,9 @@ fn records(
 }
 
 /// `POST /v1/summarize` with `text` (English, or Persian: translated
-/// first): a 3-5 sentence English summary by the prompted model.
+/// first): a 3-5 sentence English summary by the prompted model, grounded
+/// (each sentence cited and checked; `details`) when the server has an
+/// embedder.
 pub async fn summarize(
     State(state): State<AppState>,
     headers: HeaderMap,

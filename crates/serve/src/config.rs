@@ -1,6 +1,7 @@
 //! How the server runs: where it listens, who may use it, and its limits.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -33,6 +34,10 @@ pub struct ServeConfig {
     pub max_batch_documents: usize,
     /// `Retry-After` of a 503.
     pub retry_after: Duration,
+    /// The sentence embedder's folder: with it, `/v1/summarize` gives the
+    /// grounded summary (`tarjoman summarize`'s default: selected, fused,
+    /// checked and cited); without, the one-pass abstractive one.
+    pub embedder: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -48,6 +53,7 @@ impl Default for ServeConfig {
             queue_capacity: 64,
             max_batch_documents: 32,
             retry_after: Duration::from_secs(2),
+            embedder: None,
         }
     }
 }

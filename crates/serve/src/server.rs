@@ -181,6 +181,7 @@ fn prepare(
     let (engine, _thread) = worker::spawn(
         loader,
         opts,
+        config.embedder.clone(),
         config.queue_capacity,
         config.max_batch_documents,
         Arc::clone(&metrics),

@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 use tarjoman_engine::summarize::{self, Summary};
 use tarjoman_engine::translate::{Event, SentenceRecord};
 use tarjoman_engine::{TranslateOptions, TranslationModel};
+use tarjoman_models::embed::SentenceEmbedder;
 use tarjoman_text::script::{detect, Lang};
 use tokio::sync::{mpsc, oneshot};
 
@@ -221,6 +223,7 @@ impl Engine {
 pub fn spawn(
     loader: Loader,
     opts: TranslateOptions,
+    embedder: Option<PathBuf>,
     capacity: usize,
     max_docs: usize,
     metrics: Arc<Metrics>,
@@ -264,7 +267,18 @@ pub fn spawn(
                 summarizes: model.gguf_mut().is_some(),
             };
             let _ = ready_tx.send(Ok(info));
-            serve(&mut model, &opts, &worker_queue, max_docs, &metrics);
+            let mut embedder = Embedder {
+                path: embedder,
+                loaded: None,
+            };
+            serve(
+                &mut model,
+                &mut embedder,
+                &opts,
+                &worker_queue,
+                max_docs,
+                &metrics,
+            );
         })?;
     let info = ready_rx
         .recv()
@@ -279,6 +293,7 @@ pub fn spawn(
 
 fn serve(
     model: &mut TranslationModel,
+    embedder: &mut Embedder,
     opts: &TranslateOptions,
     queue: &Queue,
     max_docs: usize,
@@ -293,9 +308,10 @@ fn serve(
                         metrics.cancelled.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    let result =
-                        std::panic::catch_unwind(AssertUnwindSafe(|| summary(model, opts, &text)))
-                            .unwrap_or_else(|_| Err("the model failed (panicked)".into()));
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        summary(model, embedder, opts, &text)
+                    }))
+                    .unwrap_or_else(|_| Err("the model failed (panicked)".into()));
                     let _ = tx.send(result);
                 }
                 Work::Translate { docs, tx, queued } => {
@@ -462,9 +478,32 @@ fn translate(
     }
 }
 
+/// The sentence embedder of grounded summaries, loaded on first use.
+struct Embedder {
+    path: Option<PathBuf>,
+    loaded: Option<SentenceEmbedder>,
+}
+
+impl Embedder {
+    fn get(&mut self) -> std::result::Result<Option<&SentenceEmbedder>, String> {
+        if self.loaded.is_none() {
+            if let Some(path) = &self.path {
+                self.loaded = Some(SentenceEmbedder::load(path).map_err(|e| e.to_string())?);
+            }
+        }
+        Ok(self.loaded.as_ref())
+    }
+}
+
 /// A summary of `text`: Persian is translated first; English is
-/// summarized by the prompted model (as `tarjoman summarize` does).
-fn summary(model: &mut TranslationModel, opts: &TranslateOptions, text: &str) -> SummaryResult {
+/// summarized by the prompted model, grounded when there is an embedder
+/// (as `tarjoman summarize` does by default), else in one pass.
+fn summary(
+    model: &mut TranslationModel,
+    embedder: &mut Embedder,
+    opts: &TranslateOptions,
+    text: &str,
+) -> SummaryResult {
     let english = match detect(text) {
         Lang::Persian => model
             .translator(opts.clone())
@@ -477,12 +516,17 @@ fn summary(model: &mut TranslationModel, opts: &TranslateOptions, text: &str) ->
         .gguf_mut()
         .ok_or_else(|| "this model does not write summaries".to_string())?;
     let format = format.to_string();
-    let summary = summarize::abstractive(
-        lm,
-        &format,
-        &summarize::Article::english(&english),
-        &generation,
-    )
+    let article = summarize::Article::english(&english);
+    let summary = match embedder.get()? {
+        Some(embedder) => {
+            let grounded = summarize::GroundedOptions {
+                generation,
+                ..Default::default()
+            };
+            summarize::grounded(lm, &format, embedder, &article, &grounded)
+        }
+        None => summarize::abstractive(lm, &format, &article, &generation),
+    }
     .map_err(|e| e.to_string())?;
     Ok((summary, english))
 }
