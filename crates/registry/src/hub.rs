@@ -4,9 +4,14 @@
 //! request of every download with a second `ureq` agent built without its
 //! TLS connector, so that request goes through rustls with the bundled
 //! webpki roots, never the platform's store; and its `native-tls` feature
-//! also compiles reqwest and tokio. (1.0 is async-only, on reqwest.) A
-//! certificate chain that ends in a CA only the system trusts (a corporate
-//! proxy, our CI) fails there. So this module speaks the hub's small HTTP
+//! also compiles reqwest and tokio. A certificate chain that ends in a CA
+//! only the system trusts (a corporate proxy, our CI) fails there. 1.0.0
+//! (checked 2026-12-07, its published Cargo.toml) is async-only and has no
+//! `native-tls` feature: it takes reqwest 0.13 with default features, whose
+//! TLS is rustls on aws-lc-rs with `rustls-platform-verifier` (the
+//! platform's store, through a C build of aws-lc), and it always pulls
+//! `hf-xet`; it has not been built or run against the stand-in hub here.
+//! So this module speaks the hub's small HTTP
 //! protocol itself with the crate's client ([`crate::http`], native TLS):
 //!
 //! - `GET {endpoint}/api/models/{repo}/revision/{revision}`: the commit
