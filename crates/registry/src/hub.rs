@@ -6,11 +6,16 @@
 //! webpki roots, never the platform's store; and its `native-tls` feature
 //! also compiles reqwest and tokio. A certificate chain that ends in a CA
 //! only the system trusts (a corporate proxy, our CI) fails there. 1.0.0
-//! (checked 2026-12-07, its published Cargo.toml) is async-only and has no
-//! `native-tls` feature: it takes reqwest 0.13 with default features, whose
-//! TLS is rustls on aws-lc-rs with `rustls-platform-verifier` (the
-//! platform's store, through a C build of aws-lc), and it always pulls
-//! `hf-xet`; it has not been built or run against the stand-in hub here.
+//! (tried 2026-12-07) is async first (a `blocking` feature wraps it) and
+//! has no `native-tls` feature: it takes reqwest 0.13's default TLS, rustls
+//! on aws-lc-rs (a C build) with `rustls-platform-verifier`, and always
+//! pulls `hf-xet`. A scratch program (`HFClient::builder().endpoint(..)`,
+//! `model(org, name).download_file().filename(..).send()`) fetched a file
+//! from a stand-in hub over HTTP into this cache layout, and over HTTPS
+//! with a CA installed only in the system store (update-ca-certificates):
+//! it passed, and failed with `UnknownIssuer` once the CA was removed. It
+//! was not run against this crate's stand-in hub tests (revisions, offline
+//! mode, cache first), so the switch is still to be made.
 //! So this module speaks the hub's small HTTP
 //! protocol itself with the crate's client ([`crate::http`], native TLS):
 //!
