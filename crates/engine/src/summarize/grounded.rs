@@ -72,12 +72,17 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     /// What is wrong with `text` as the next summary sentence after
-    /// `accepted` (their embeddings); empty when nothing is.
-    fn problems(&self, text: &str, accepted: &[Vec<f32>]) -> Result<Vec<String>> {
+    /// `accepted` (their embeddings), empty when nothing is, and the
+    /// sentence's embedding (`None` for an empty one).
+    fn problems(
+        &self,
+        text: &str,
+        accepted: &[Vec<f32>],
+    ) -> Result<(Vec<String>, Option<Vec<f32>>)> {
         let mut problems = Vec::new();
         if text.trim().is_empty() {
             problems.push("empty".to_string());
-            return Ok(problems);
+            return Ok((problems, None));
         }
         if has_arabic_script(text) {
             problems.push("Persian/Arabic script".to_string());
@@ -104,7 +109,7 @@ impl Checker<'_> {
         {
             problems.push("restates an earlier summary sentence".to_string());
         }
-        Ok(problems)
+        Ok((problems, Some(own)))
     }
 
     fn embed(&self, text: &str) -> Result<Vec<f32>> {
@@ -167,9 +172,9 @@ pub fn grounded(
     for (g, attempts) in first.into_iter().enumerate() {
         let text = attempts.into_iter().next().unwrap_or_default();
         let done: Vec<Vec<f32>> = accepted.iter().flatten().cloned().collect();
-        let problems = checker.problems(&text, &done)?;
+        let (problems, embedding) = checker.problems(&text, &done)?;
         if problems.is_empty() {
-            accepted[g] = Some(checker.embed(&text)?);
+            accepted[g] = embedding;
             outcomes[g] = Some(Outcome {
                 text,
                 origin: Origin::Generated,
@@ -194,9 +199,9 @@ pub fn grounded(
         for ((g, rejected), attempts) in failed.iter_mut().zip(retried) {
             for (k, text) in attempts.into_iter().enumerate() {
                 let done: Vec<Vec<f32>> = accepted.iter().flatten().cloned().collect();
-                let problems = checker.problems(&text, &done)?;
+                let (problems, embedding) = checker.problems(&text, &done)?;
                 if problems.is_empty() {
-                    accepted[*g] = Some(checker.embed(&text)?);
+                    accepted[*g] = embedding;
                     outcomes[*g] = Some(Outcome {
                         text,
                         origin: Origin::Generated,
