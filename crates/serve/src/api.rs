@@ -59,6 +59,19 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
         .into_response()
 }
 
+/// The `text` field of a tarjoman request: one string, required.
+fn one_text(fields: &serde_json::Map<String, Value>) -> Result<String, ApiError> {
+    match texts(fields, "text")? {
+        Some((mut docs, false)) => Ok(docs.remove(0)),
+        Some((_, true)) => Err(ApiError::bad_request(
+            "Invalid request: text must be a string",
+        )),
+        None => Err(ApiError::bad_request(
+            "Invalid request: missing text parameter",
+        )),
+    }
+}
+
 /// `POST /v1/translate` with `text` (JSON or form): one `record` event
 /// per sentence (the records of `tarjoman translate --json`), then `done`
 /// (or `error`).
@@ -70,19 +83,7 @@ pub async fn translate(
     let start = Instant::now();
     let fields = fields(&headers, body)?;
     state.authorize(string(&fields, "api_key")?, &headers)?;
-    let text = match texts(&fields, "text")? {
-        Some((mut docs, false)) => docs.remove(0),
-        Some((_, true)) => {
-            return Err(ApiError::bad_request(
-                "Invalid request: text must be a string",
-            ))
-        }
-        None => {
-            return Err(ApiError::bad_request(
-                "Invalid request: missing text parameter",
-            ))
-        }
-    };
+    let text = one_text(&fields)?;
     state.accepting()?;
     let rx = state
         .engine
@@ -145,19 +146,7 @@ pub async fn summarize(
 ) -> Result<Json<Value>, ApiError> {
     let fields = fields(&headers, body)?;
     state.authorize(string(&fields, "api_key")?, &headers)?;
-    let text = match texts(&fields, "text")? {
-        Some((mut docs, false)) => docs.remove(0),
-        Some((_, true)) => {
-            return Err(ApiError::bad_request(
-                "Invalid request: text must be a string",
-            ))
-        }
-        None => {
-            return Err(ApiError::bad_request(
-                "Invalid request: missing text parameter",
-            ))
-        }
-    };
+    let text = one_text(&fields)?;
     if !state.engine.info().summarizes {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
