@@ -103,13 +103,14 @@ pub enum Method {
     Lead,
 }
 
-impl Method {
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Grounded => "grounded",
-            Method::Abstractive => "abstractive",
-            Method::Extractive => "extractive",
-            Method::Lead => "lead",
+impl From<Method> for tarjoman_engine::summarize::Method {
+    fn from(m: Method) -> Self {
+        use tarjoman_engine::summarize::Method as M;
+        match m {
+            Method::Grounded => M::Grounded,
+            Method::Abstractive => M::Abstractive,
+            Method::Extractive => M::Extractive,
+            Method::Lead => M::Lead,
         }
     }
 }

@@ -64,7 +64,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Method::Grounded | Method::Lead => None,
     };
     let settings = json!({
-        "method": args.method.name(),
+        "method": tarjoman_engine::summarize::Method::from(args.method).name(),
         "model": sources.translation.name(),
         "summarizer": sources.summarizer_name(),
         "translate": args.folder.translate,
