@@ -3,12 +3,13 @@
 //! runtime: handlers put work in a bounded [`Queue`] and get results back
 //! on channels. The thread takes everything waiting (up to a number of
 //! documents) and translates it in one call of
-//! [`Translator::translate_documents`](tarjoman_engine::Translator::translate_documents),
+//! [`Translator::translate_documents_while`](tarjoman_engine::Translator::translate_documents_while),
 //! so the sentences of concurrent requests decode side by side as rows of
 //! one batch ([`tarjoman_engine::generate::generate_many`]'s job slots).
 //!
-//! A request whose client has gone is dropped before its batch starts; a
-//! batch stops early once none of its clients is left.
+//! A request whose client has gone is dropped before its batch starts, or
+//! from the running batch: its rows leave after the current step and free
+//! their slots for the other clients' sentences.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -357,22 +358,11 @@ struct Client {
     done: bool,
 }
 
-/// Why a batch stopped early.
-enum Stop {
-    Engine(tarjoman_engine::Error),
-    /// Every client of the batch has gone.
-    Gone,
-}
-
-impl From<tarjoman_engine::Error> for Stop {
-    fn from(e: tarjoman_engine::Error) -> Self {
-        Stop::Engine(e)
-    }
-}
-
 /// Translates the documents of every client together, sending each
 /// client its pieces and [`Update::Done`] as soon as its last document is
-/// reported.
+/// reported. A client that has gone (its receiver dropped) is dropped from
+/// the batch: its rows stop after the current step and its sentences not
+/// started never start, while the others go on.
 fn translate(
     model: &mut TranslationModel,
     opts: &TranslateOptions,
@@ -407,20 +397,24 @@ fn translate(
     let mut tokens = 0u64;
     let txs: Vec<mpsc::UnboundedSender<Update>> = clients.iter().map(|c| c.tx.clone()).collect();
     let ends: Vec<usize> = clients.iter().map(|c| c.range.end).collect();
-    // Clients before `next` have been sent `Done`: documents are reported
-    // in order, so a piece of document `doc` means every client whose
-    // documents all lie before it is complete.
+    // Clients before `next` have been sent `Done` (or had gone): documents
+    // are reported in order, so a piece of document `doc` means every
+    // client whose documents all lie before it is complete.
     let mut next = 0;
+    let mut delivered = vec![false; ends.len()];
     let mut finish_before = |doc: usize| {
         while next < ends.len() && ends[next] <= doc {
-            let _ = txs[next].send(Update::Done);
-            metrics
-                .translation_latency
-                .observe(clients[next].queued.elapsed());
+            if txs[next].send(Update::Done).is_ok() {
+                delivered[next] = true;
+                metrics
+                    .translation_latency
+                    .observe(clients[next].queued.elapsed());
+            }
             next += 1;
         }
     };
-    let result = translator.translate_documents(&docs, |doc, event| {
+    let keep = |doc: usize| !txs[owner[doc].0].is_closed();
+    let result = translator.translate_documents_while(&docs, keep, |doc, event| {
         finish_before(doc);
         let (c, local) = owner[doc];
         let update = match event {
@@ -442,10 +436,7 @@ fn translate(
             Event::Translated => return Ok(()),
         };
         let _ = txs[c].send(update);
-        match txs.iter().all(|tx| tx.is_closed()) {
-            true => Err(Stop::Gone),
-            false => Ok(()),
-        }
+        Ok::<_, tarjoman_engine::Error>(())
     });
     drop(translator);
     metrics.running.store(0, Ordering::Relaxed);
@@ -455,17 +446,13 @@ fn translate(
             finish_before(usize::MAX);
             None
         }
-        Err(Stop::Engine(e)) => {
+        Err(e) => {
             tracing::error!("translation failed: {e}");
             Some(e.to_string())
         }
-        Err(Stop::Gone) => {
-            tracing::debug!("every client of the batch has gone; batch stopped");
-            None
-        }
     };
     for (i, c) in clients.iter_mut().enumerate() {
-        c.done = i < next;
+        c.done = delivered[i];
         if c.done {
             continue;
         }
@@ -529,4 +516,82 @@ fn summary(
     }
     .map_err(|e| e.to_string())?;
     Ok((summary, english))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const LINES: &str =
+        "این یک خبر کوتاه است. امروز باران آمد.\nدولت گفت که قیمت‌ها بالا رفته است.\n";
+
+    /// Two requests in one batch, the first (shorter, so reported first)
+    /// abandoned after its first sentence: the second is translated in
+    /// full, and the first's remaining sentences are not.
+    #[test]
+    fn a_client_leaving_a_running_batch_stops_alone() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures/m2m100");
+        let mut model = TranslationModel::load(&fixture).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let queue = Arc::new(Queue {
+            state: Mutex::new(State {
+                jobs: VecDeque::new(),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+            capacity: 4,
+            metrics: Arc::clone(&metrics),
+        });
+        let engine = Engine {
+            queue: Arc::clone(&queue),
+            info: Arc::new(ModelInfo {
+                name: "m2m100".into(),
+                kind: "encoder_decoder",
+                summarizes: false,
+            }),
+        };
+        // 300 and 303 sentences, queued before the model's thread starts,
+        // so they share one batch.
+        let mut leaving = engine.translate(vec![LINES.repeat(100)]).unwrap();
+        let mut staying = engine.translate(vec![LINES.repeat(101)]).unwrap();
+        engine.close();
+        let worker_metrics = Arc::clone(&metrics);
+        let worker = std::thread::spawn(move || {
+            let mut embedder = Embedder {
+                path: None,
+                loaded: None,
+            };
+            let opts = TranslateOptions::default();
+            serve(
+                &mut model,
+                &mut embedder,
+                &opts,
+                &queue,
+                64,
+                &worker_metrics,
+            );
+        });
+        while !matches!(leaving.blocking_recv(), Some(Update::Record { .. })) {}
+        drop(leaving);
+        let mut records = 0;
+        let mut done = false;
+        while let Some(update) = staying.blocking_recv() {
+            match update {
+                Update::Record { .. } => records += 1,
+                Update::Done => done = true,
+                Update::Verbatim { .. } => {}
+                Update::Failed(e) => panic!("{e}"),
+            }
+        }
+        worker.join().unwrap();
+        assert!(done);
+        assert_eq!(records, 303);
+        assert_eq!(metrics.cancelled.load(Ordering::Relaxed), 1);
+        // Sentences reported in all: the staying client's, and the few of
+        // the leaving one's done before its hang-up was seen (not its 300).
+        let reported = metrics.sentences.load(Ordering::Relaxed);
+        assert!(reported < 303 + 30, "{reported} sentences reported");
+    }
 }

@@ -61,6 +61,11 @@ pub fn generate_beam<S: JobSource>(
             };
             let width = widths.next().unwrap_or(0);
             search.logits = logits.by_ref().take(width).collect();
+            // A job no longer wanted frees its group, as in `generate_many`.
+            if !source.wanted(id) {
+                tracing::debug!(job = id, "stopped");
+                continue;
+            }
             search.decode += elapsed * width as u32 / rows.len() as u32;
             if search.expand(lm)? {
                 *state = Some((id, search));

@@ -356,35 +356,52 @@ fn no_repeat_ngram_stops_a_loop_the_model_would_run() {
     assert_eq!(out, vec![1, 2, 1, 2, 30, 2]);
 }
 
+/// Jobs 0..4 with long caps; when job 0 finishes, jobs 1 and 2 are no
+/// longer wanted, and job 4 waits for a free slot.
+struct Settling {
+    pending: Vec<Job>,
+    finished: Vec<usize>,
+}
+
+impl Settling {
+    fn new() -> Self {
+        Settling {
+            // Job 0 stops at its cap of 2 tokens, the others run longer.
+            pending: (0..5)
+                .map(|i| job(i, vec![5 + i as u32, 9], if i == 0 { 2 } else { 40 }))
+                .collect(),
+            finished: Vec::new(),
+        }
+    }
+}
+
+impl JobSource for Settling {
+    type Error = crate::Error;
+    fn next_job(&mut self) -> Result<Option<Job>> {
+        Ok((!self.pending.is_empty()).then(|| self.pending.remove(0)))
+    }
+    fn wanted(&self, id: usize) -> bool {
+        !(self.finished.contains(&0) && (id == 1 || id == 2))
+    }
+    fn finished(&mut self, id: usize, _: Generation) -> Result<()> {
+        self.finished.push(id);
+        Ok(())
+    }
+}
+
+#[test]
+fn beam_searches_no_longer_wanted_stop_and_free_their_slots() {
+    let mut lm = Toy::new(8, graded);
+    let mut jobs = Settling::new();
+    generate_beam(&mut lm, 4, 2, 1.0, &mut jobs).unwrap();
+    jobs.finished.sort();
+    assert_eq!(jobs.finished, vec![0, 3, 4]);
+}
+
 #[test]
 fn jobs_no_longer_wanted_stop_and_free_their_slot() {
-    /// Jobs 0..4 with long caps; when job 0 finishes, jobs 1 and 2 are
-    /// no longer wanted, and job 4 waits for a free slot.
-    struct Settling {
-        pending: Vec<Job>,
-        finished: Vec<usize>,
-    }
-    impl JobSource for Settling {
-        type Error = crate::Error;
-        fn next_job(&mut self) -> Result<Option<Job>> {
-            Ok((!self.pending.is_empty()).then(|| self.pending.remove(0)))
-        }
-        fn wanted(&self, id: usize) -> bool {
-            !(self.finished.contains(&0) && (id == 1 || id == 2))
-        }
-        fn finished(&mut self, id: usize, _: Generation) -> Result<()> {
-            self.finished.push(id);
-            Ok(())
-        }
-    }
     let mut lm = Toy::new(4, peaked);
-    let mut jobs = Settling {
-        // Job 0 stops at its cap of 2 tokens, the others run longer.
-        pending: (0..5)
-            .map(|i| job(i, vec![5 + i as u32, 9], if i == 0 { 2 } else { 40 }))
-            .collect(),
-        finished: Vec::new(),
-    };
+    let mut jobs = Settling::new();
     generate_many(&mut lm, 4, &mut jobs).unwrap();
     jobs.finished.sort();
     // 1 and 2 were stopped without a result; 3 and 4 finished.

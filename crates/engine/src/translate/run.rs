@@ -47,6 +47,11 @@ pub(crate) struct Prepared {
 /// [`cut`]) with `lm`, given every sentence piece's [`Prepared`] form in
 /// order, reporting each piece to `sink` as soon as it and everything
 /// before it are done; the statistics' `total_ms` is left to the caller.
+///
+/// A document for which `keep` turns false is dropped: nothing more of it
+/// is reported, and its sentences stop decoding unless a kept document's
+/// context runs through them ([`TranslateOptions::context_across_documents`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn translate<E, F>(
     lm: &mut dyn Lm,
     prompter: &Prompter,
@@ -54,6 +59,7 @@ pub(crate) fn translate<E, F>(
     docs: &[&str],
     cuts: Vec<Vec<Piece>>,
     prepared: Vec<Prepared>,
+    keep: &dyn Fn(usize) -> bool,
     sink: F,
 ) -> std::result::Result<DocumentStats, E>
 where
@@ -113,9 +119,20 @@ where
             });
         }
     }
+    // Per document, the last document whose context may run through it.
+    let mut reach: Vec<usize> = (0..docs.len()).collect();
+    if opts.context_across_documents && opts.context {
+        for doc in (0..docs.len().saturating_sub(1)).rev() {
+            if chain(doc) == chain(doc + 1) {
+                reach[doc] = reach[doc + 1];
+            }
+        }
+    }
     let mut run = Run {
         opts,
         prompter,
+        keep,
+        reach,
         pieces,
         ready: (0..sentences.len())
             .filter(|&i| sentences[i].prev.is_none())
@@ -240,6 +257,11 @@ impl<'g> Sentence<'g> {
 struct Run<'a, 'g, F> {
     opts: &'a TranslateOptions,
     prompter: &'a Prompter,
+    /// Whether the caller still wants a document reported.
+    keep: &'a dyn Fn(usize) -> bool,
+    /// Per document, the last later document whose context may run
+    /// through it (itself when context stays within documents).
+    reach: Vec<usize>,
     pieces: Vec<DocPiece<'a>>,
     sentences: Vec<Sentence<'g>>,
     /// Retries waiting for a slot; they go before new sentences.
@@ -266,6 +288,10 @@ where
     /// nothing unfinished before it.
     fn flush(&mut self) -> std::result::Result<(), E> {
         while let Some(piece) = self.pieces.get(self.emitted) {
+            if !(self.keep)(piece.doc) {
+                self.emitted += 1;
+                continue;
+            }
             let record = match (piece.kind, piece.sentence) {
                 (PieceKind::Space, _) => {
                     (self.sink)(piece.doc, Event::Verbatim(piece.source))?;
@@ -299,6 +325,12 @@ where
             self.emitted += 1;
         }
         Ok(())
+    }
+
+    /// Whether a document's sentences are still needed: it is kept, or a
+    /// kept document's context runs through it.
+    fn needed(&self, doc: usize) -> bool {
+        (doc..=self.reach[doc]).any(|d| (self.keep)(d))
     }
 
     /// Jobs per sentence: its candidates, then the retry's attempts.
@@ -417,8 +449,15 @@ where
         }
         // Sentences waiting for their context join when it is done:
         // `generate_many` asks again after every step.
-        let Some(i) = self.ready.pop_first() else {
-            return Ok(None);
+        // A sentence of a dropped document never starts, nor do the
+        // sentences after it (they wait on its translation).
+        let i = loop {
+            let Some(i) = self.ready.pop_first() else {
+                return Ok(None);
+            };
+            if self.needed(self.sentences[i].doc) {
+                break i;
+            }
         };
         self.sentences[i].prompt = Some(self.prompt(i, false)?);
         self.sentences[i].started = Some(Instant::now());
@@ -431,10 +470,12 @@ where
     }
 
     /// A retry's attempts after the first that settled it are not wanted
-    /// (see [`Sentence::settled`]); a sentence has one retry at most.
+    /// (see [`Sentence::settled`]); a sentence has one retry at most. No
+    /// job of a dropped document is wanted.
     fn wanted(&self, id: usize) -> bool {
         let (i, k) = (id / self.stride(), id % self.stride());
-        self.sentences[i].settled.is_none_or(|settled| k <= settled)
+        let s = &self.sentences[i];
+        s.settled.is_none_or(|settled| k <= settled) && self.needed(s.doc)
     }
 
     fn finished(&mut self, id: usize, generation: Generation) -> std::result::Result<(), E> {
@@ -530,5 +571,172 @@ where
             (self.sink)(doc, Event::Translated)?;
         }
         self.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Dropping documents mid-run, on a toy model that decodes without
+    //! weights: each slot's next token is a fixed function of its history.
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+
+    use candle_core::{Device, Tensor};
+
+    use super::*;
+
+    /// Sentences whose first input id is 100 or more never end (they run
+    /// to their cap); the others end after 4 tokens. Counts the rows it
+    /// decodes for each first input id, and every step.
+    struct Toy {
+        histories: Vec<Vec<u32>>,
+        rows: Rc<RefCell<Vec<(u32, usize)>>>,
+        steps: Rc<Cell<usize>>,
+    }
+
+    impl Toy {
+        fn logits(history: &[u32]) -> Tensor {
+            let mut v = vec![0f32; 8];
+            let long = history[0] >= 100;
+            v[if !long && history.len() > 4 { 0 } else { 7 }] = 1.0;
+            Tensor::new(v, &Device::Cpu).unwrap()
+        }
+    }
+
+    impl Lm for Toy {
+        fn max_slots(&self) -> usize {
+            self.histories.len()
+        }
+        fn room(&self, input_len: usize) -> usize {
+            64 - input_len
+        }
+        fn eos_ids(&self) -> &[u32] {
+            &[0]
+        }
+        fn prefill_in(
+            &mut self,
+            slot: usize,
+            input: &[u32],
+        ) -> tarjoman_models::Result<(Tensor, usize)> {
+            self.histories[slot] = input.to_vec();
+            Ok((Toy::logits(input), input.len()))
+        }
+        fn step(&mut self, slot: usize, token: u32) -> tarjoman_models::Result<Tensor> {
+            Ok(self.step_many(&[(slot, token)])?.remove(0))
+        }
+        fn step_many(&mut self, rows: &[(usize, u32)]) -> tarjoman_models::Result<Vec<Tensor>> {
+            self.steps.set(self.steps.get() + 1);
+            let mut out = Vec::new();
+            for &(slot, token) in rows {
+                let h = &mut self.histories[slot];
+                h.push(token);
+                let mut counts = self.rows.borrow_mut();
+                match counts.iter_mut().find(|(id, _)| *id == h[0]) {
+                    Some(c) => c.1 += 1,
+                    None => counts.push((h[0], 1)),
+                }
+                out.push(Toy::logits(h));
+            }
+            Ok(out)
+        }
+        fn copy_slot(&mut self, from: usize, to: usize) -> tarjoman_models::Result<()> {
+            self.histories[to] = self.histories[from].clone();
+            Ok(())
+        }
+        fn decode(&self, ids: &[u32]) -> tarjoman_models::Result<String> {
+            Ok(ids.iter().map(|i| format!("w{i} ")).collect())
+        }
+    }
+
+    /// Translates `docs` (each sentence's input id: `first[doc]` plus its
+    /// index in the document) while `keep` holds, counting each
+    /// document's records and each input id's decoded rows.
+    fn run(
+        docs: &[&str],
+        first: &[u32],
+        keep: &dyn Fn(usize, &[usize], usize) -> bool,
+    ) -> (Vec<usize>, Vec<(u32, usize)>) {
+        let opts = TranslateOptions {
+            retry: false,
+            batch: 2,
+            ..Default::default()
+        };
+        let cuts: Vec<Vec<Piece>> = docs.iter().map(|t| cut(t, opts.unit)).collect();
+        let mut prepared = Vec::new();
+        for (doc, pieces) in cuts.iter().enumerate() {
+            let sentences = pieces.iter().filter(|p| p.kind == PieceKind::Sentence);
+            for (k, piece) in sentences.enumerate() {
+                prepared.push(Prepared {
+                    text: docs[doc][piece.span.clone()].to_string(),
+                    source_tokens: 1,
+                    input: Some(vec![first[doc] + k as u32]),
+                });
+            }
+        }
+        let rows = Rc::new(RefCell::new(Vec::new()));
+        let steps = Rc::new(Cell::new(0));
+        let mut lm = Toy {
+            histories: vec![Vec::new(); 2],
+            rows: Rc::clone(&rows),
+            steps: Rc::clone(&steps),
+        };
+        let records = RefCell::new(vec![0; docs.len()]);
+        let keep = |doc: usize| keep(doc, &records.borrow(), steps.get());
+        translate(
+            &mut lm,
+            &Prompter::Source,
+            &opts,
+            docs,
+            cuts,
+            prepared,
+            &keep,
+            |doc, event| {
+                if let Event::Record(_) = event {
+                    records.borrow_mut()[doc] += 1;
+                }
+                Ok::<_, crate::Error>(())
+            },
+        )
+        .unwrap();
+        let rows = rows.borrow().clone();
+        (records.into_inner(), rows)
+    }
+
+    const THREE: &str = "یک دو سه.\nچهار پنج شش.\nهفت هشت نه.";
+    const ONE: &str = "ده یازده.";
+
+    #[test]
+    fn kept_documents_decode_every_sentence() {
+        let (records, rows) = run(&[THREE, ONE], &[10, 20], &|_, _, _| true);
+        assert_eq!(records, vec![3, 1]);
+        let mut ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
+        ids.sort();
+        assert_eq!(ids, vec![10, 11, 12, 20]);
+    }
+
+    #[test]
+    fn a_dropped_document_starts_no_more_sentences_and_the_others_finish() {
+        // Document 0 is dropped once its first sentence is reported.
+        let (records, rows) = run(&[THREE, ONE], &[10, 20], &|doc, records, _| {
+            doc != 0 || records[0] < 1
+        });
+        assert_eq!(records, vec![1, 1]);
+        let mut ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
+        ids.sort();
+        // Its second and third sentences were never decoded.
+        assert_eq!(ids, vec![10, 20]);
+    }
+
+    #[test]
+    fn a_dropped_documents_running_row_leaves_the_batch() {
+        // Document 0's sentence never ends on its own (it would run to its
+        // cap of 16 or more tokens); it is dropped after 3 steps, and the
+        // document after it, held back behind it until then, is reported.
+        let (records, rows) = run(&["یک دو سه.", ONE], &[100, 20], &|doc, _, steps| {
+            doc != 0 || steps < 3
+        });
+        assert_eq!(records, vec![0, 1]);
+        let long = rows.iter().find(|r| r.0 == 100).map_or(0, |r| r.1);
+        assert_eq!(long, 3, "rows of the dropped sentence: {rows:?}");
     }
 }

@@ -179,6 +179,27 @@ impl<'m> Translator<'m> {
     where
         E: From<crate::Error>,
     {
+        self.translate_documents_while(docs, |_| true, sink)
+    }
+
+    /// Like [`Self::translate_documents`], while `keep(doc)` says the
+    /// caller still wants document `doc` (a server asks whether its client
+    /// is still connected). Once it turns false the document is dropped:
+    /// none of its pieces are reported any more, its rows leave the batch
+    /// after the current step and its sentences not started never start,
+    /// while the other documents go on. (With
+    /// [`TranslateOptions::context_across_documents`], a dropped document
+    /// whose translations are a kept later document's context is still
+    /// translated, unreported.)
+    pub fn translate_documents_while<E>(
+        &mut self,
+        docs: &[&str],
+        keep: impl Fn(usize) -> bool,
+        sink: impl FnMut(usize, Event<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<DocumentStats, E>
+    where
+        E: From<crate::Error>,
+    {
         let start = Instant::now();
         let cuts: Vec<Vec<Piece>> = docs.iter().map(|t| cut(t, self.opts.unit)).collect();
         let mut prepared = Vec::new();
@@ -188,7 +209,16 @@ impl<'m> Translator<'m> {
             }
         }
         let lm = self.model.lm();
-        let mut stats = run::translate(lm, &self.prompter, &self.opts, docs, cuts, prepared, sink)?;
+        let mut stats = run::translate(
+            lm,
+            &self.prompter,
+            &self.opts,
+            docs,
+            cuts,
+            prepared,
+            &keep,
+            sink,
+        )?;
         stats.total_ms = start.elapsed().as_millis() as u64;
         Ok(stats)
     }
