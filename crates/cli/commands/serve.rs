@@ -17,7 +17,9 @@ use crate::args::{ModelArgs, TranslationArgs};
 /// time. Endpoints: POST /translate, GET /languages, POST /detect
 /// (LibreTranslate's), POST /v1/translate (Server-Sent Events, one record
 /// per sentence as `translate --json` prints), POST /v1/summarize,
-/// GET /health, GET /metrics (Prometheus), and the page at /.
+/// GET /health, GET /metrics (Prometheus), and the page at /. With
+/// --api-key, /metrics needs the key too, and /health tells a request
+/// without it only whether the server is up.
 /// Ctrl-c or SIGTERM stops accepting work, lets requests in flight finish
 /// (up to --grace seconds) and exits.
 ///
@@ -37,8 +39,9 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 
-    /// Require this key on every translation request (the `api_key` field,
-    /// as LibreTranslate's clients send it, or `Authorization: Bearer`).
+    /// Require this key on every translation request and on /metrics (the
+    /// `api_key` field, as LibreTranslate's clients send it, or
+    /// `Authorization: Bearer`).
     #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
 

@@ -300,9 +300,12 @@ function loadFile(file) {
 
 async function showModel() {
   try {
-    const response = await fetch("/health");
+    // With an API key set, only a request carrying it learns the model.
+    const key = apiKey();
+    const headers = key ? { Authorization: "Bearer " + key } : {};
+    const response = await fetch("/health", { headers });
     const json = await response.json();
-    $("model").textContent = "Model: " + json.model;
+    $("model").textContent = json.model ? "Model: " + json.model : "";
     if (!json.summarizes) $("summarize").title = "This model does not write summaries";
   } catch (_) {
     $("model").textContent = "";
@@ -312,7 +315,10 @@ async function showModel() {
 document.addEventListener("DOMContentLoaded", () => {
   const key = localStorage.getItem("tarjoman-api-key");
   if (key) $("api-key").value = key;
-  $("api-key").addEventListener("change", () => localStorage.setItem("tarjoman-api-key", apiKey()));
+  $("api-key").addEventListener("change", () => {
+    localStorage.setItem("tarjoman-api-key", apiKey());
+    showModel();
+  });
   $("translate").addEventListener("click", translate);
   $("stop").addEventListener("click", () => state.controller && state.controller.abort());
   $("copy").addEventListener("click", copyEnglish);

@@ -2,13 +2,14 @@
 //! records, as Server-Sent Events), `POST /v1/summarize`, `GET /health`,
 //! `GET /metrics`, and the web page (`/`, `/app.js`, `/style.css`).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -168,24 +169,45 @@ pub async fn summarize(
 }
 
 /// `GET /health`: 200 while serving, 503 once shutting down.
-pub async fn health(State(state): State<AppState>) -> Response {
+pub async fn health(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     let stopping = state.accepting().is_err();
-    let info = state.engine.info();
-    let body = Json(json!({
-        "status": if stopping { "stopping" } else { "ok" },
-        "model": info.name,
-        "kind": info.kind,
-        "summarizes": info.summarizes,
-        "queue": { "waiting": state.engine.queued(), "capacity": state.engine.capacity() },
-    }));
+    let status = if stopping { "stopping" } else { "ok" };
+    // Open to all (a liveness check needs no secret), but with an API key
+    // set only a request carrying it learns the model and the queue.
+    let body = match state.authorize(query.get("api_key").map(String::as_str), &headers) {
+        Ok(()) => {
+            let info = state.engine.info();
+            json!({
+                "status": status,
+                "model": info.name,
+                "kind": info.kind,
+                "summarizes": info.summarizes,
+                "queue": { "waiting": state.engine.queued(), "capacity": state.engine.capacity() },
+            })
+        }
+        Err(_) => json!({ "status": status }),
+    };
     match stopping {
-        true => (StatusCode::SERVICE_UNAVAILABLE, body).into_response(),
-        false => body.into_response(),
+        true => (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response(),
+        false => Json(body).into_response(),
     }
 }
 
 /// `GET /metrics`: Prometheus' text format.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// With an API key set, the key is needed here too (`Authorization:
+/// Bearer KEY`, as Prometheus sends it, or `?api_key=KEY`).
+pub async fn metrics(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = state.authorize(query.get("api_key").map(String::as_str), &headers) {
+        return e.into_response();
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub addr: SocketAddr,
-    /// Required on every translation request when set (the `api_key`
-    /// field, or an `Authorization: Bearer` header).
+    /// Required on every translation request and on `/metrics` when set
+    /// (the `api_key` field, or an `Authorization: Bearer` header).
     pub api_key: Option<String>,
     /// Allows listening on an address other machines can reach without an
     /// API key.

@@ -466,9 +466,33 @@ fn the_api_key_is_required_when_set() {
     );
     assert_eq!(status, 200);
     assert_eq!(post_json(addr, "/detect", &json!({"q": "x"})).0, 403);
-    // What every client may see.
+    // What every client may see; `/health` tells only the status.
     assert_eq!(get(addr, "/languages").0, 200);
-    assert_eq!(get(addr, "/health").0, 200);
+    let (status, body) = get(addr, "/health");
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"status": "ok"})
+    );
+    let (status, body) = get(addr, "/health?api_key=sesame");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"model\""), "{body}");
+    // Metrics need the key, as Prometheus sends it or in the query.
+    let (status, body) = get(addr, "/metrics");
+    assert_eq!(status, 403);
+    assert_eq!(
+        error_of(&serde_json::from_str(&body).unwrap()),
+        "Invalid API key"
+    );
+    let (status, _, body) = answer(
+        agent()
+            .get(&format!("http://{addr}/metrics"))
+            .set("Authorization", "Bearer sesame")
+            .call(),
+    );
+    assert_eq!(status, 200);
+    assert!(body.contains("tarjoman_queue_depth"), "{body}");
+    assert_eq!(get(addr, "/metrics?api_key=sesame").0, 200);
     server.stop().unwrap();
 }
 
