@@ -247,3 +247,25 @@ fn an_encoder_decoder_model_translates_and_the_instruction_model_summarizes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--shots"));
 }
+
+#[test]
+fn an_english_lead_summary_fetches_no_model() {
+    // An empty model store and registries that cannot be reached: any
+    // attempt to resolve or fetch a model fails the run.
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("store");
+    std::fs::create_dir(&home).unwrap();
+    let v = run_json(
+        bin()
+            .args(["summarize", "--method", "lead", "--json"])
+            .arg(english_article(dir.path()))
+            .env("TARJOMAN_HOME", &home)
+            .env("TARJOMAN_PYPI_INDEX", "http://127.0.0.1:9/simple")
+            .env("TARJOMAN_NPM_REGISTRY", "http://127.0.0.1:9")
+            .env("HF_HUB_OFFLINE", "1"),
+    );
+    assert_eq!(v["method"], "lead");
+    assert_eq!(v["summarizer"], Value::Null);
+    assert_eq!(sentences(&v).len(), 3, "{v}");
+    assert_eq!(std::fs::read_dir(&home).unwrap().count(), 0);
+}

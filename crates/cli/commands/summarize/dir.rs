@@ -51,10 +51,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.model.model.as_deref(),
         args.summarizer.as_deref(),
         args.method,
+        true,
     )?;
+    let translation = sources.translation()?;
     let translate_opts = args
         .translation
-        .options(&args.model, sources.translation.is_prompted()?)?;
+        .options(&args.model, translation.is_prompted()?)?;
     let generation = args.model.generation();
     // Grounded and lead summaries select over the whole article, however
     // long, with prompts of a few sentences: no pieces.
@@ -65,7 +67,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let settings = json!({
         "method": tarjoman_engine::summarize::Method::from(args.method).name(),
-        "model": sources.translation.name(),
+        "model": translation.name(),
         "summarizer": sources.summarizer_name(),
         "translate": args.folder.translate,
         // `null`: the prompt format's default.
@@ -100,7 +102,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         },
         shard: args.folder.shard.unwrap_or(Shard::ALL),
         jobs: args.folder.jobs,
-        model: sources.translation.name().to_string(),
+        model: translation.name().to_string(),
         settings,
         write_translation: args.folder.translate,
         max_bytes: args.folder.max_bytes,

@@ -26,11 +26,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.model.model.as_deref(),
         args.summarizer.as_deref(),
         args.method,
+        lang == Lang::Persian,
     )?;
     let opts = match lang {
         Lang::Persian => Some(
             args.translation
-                .options(&args.model, sources.translation.is_prompted()?)?,
+                .options(&args.model, sources.translation()?.is_prompted()?)?,
         ),
         _ => None,
     };
@@ -41,7 +42,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             eprintln!(
                 "translating {} with {}",
                 args.input.display(),
-                sources.translation.name()
+                sources.translation()?.name()
             );
             let translated = models.translate(&text, opts)?;
             (translated.article, Some(translated.full))

@@ -25,24 +25,39 @@ pub const TRANSLATE_CHUNK_BYTES: usize = 64 * 1024;
 /// Where the models are (resolved once), for [`Models`].
 #[derive(Debug, Clone)]
 pub struct Sources {
-    pub translation: TranslationSource,
+    /// `-m` (else the default model); `None` when nothing needs it.
+    pub translation: Option<TranslationSource>,
     /// `--summarizer`, or the default model when `-m` is not a GGUF.
     pub summarizer: Option<LmSource>,
     pub embedder: Option<PathBuf>,
+    /// Whether `method` has a model write the summary.
+    writes: bool,
 }
 
 impl Sources {
-    /// Resolves (and fetches) what `method` needs.
-    pub fn resolve(model: Option<&str>, summarizer: Option<&str>, method: Method) -> Result<Self> {
-        let translation = crate::model::resolve_translation_model(model)?;
-        let needs_writer = matches!(method, Method::Grounded | Method::Abstractive);
+    /// Resolves (and fetches) what `method` needs; `translates`: whether
+    /// articles may need translating (Persian input). An English article
+    /// summarized by `lead` or `extractive` needs no language model, so
+    /// none is fetched.
+    pub fn resolve(
+        model: Option<&str>,
+        summarizer: Option<&str>,
+        method: Method,
+        translates: bool,
+    ) -> Result<Self> {
+        let writes = matches!(method, Method::Grounded | Method::Abstractive);
+        // `-m` writes the summary too unless --summarizer names another.
+        let translation = match translates || (writes && summarizer.is_none()) {
+            true => Some(crate::model::resolve_translation_model(model)?),
+            false => None,
+        };
         let summarizer = match (summarizer, &translation) {
-            (Some(name), _) => Some(crate::model::resolve_lm(Some(name))?),
-            (None, TranslationSource::Gguf(_)) => None,
-            (None, TranslationSource::Dir { .. }) if needs_writer => {
+            (Some(name), _) if writes => Some(crate::model::resolve_lm(Some(name))?),
+            (Some(_), _) | (None, None | Some(TranslationSource::Gguf(_))) => None,
+            (None, Some(TranslationSource::Dir { .. })) if writes => {
                 Some(crate::model::resolve_lm(None)?)
             }
-            (None, TranslationSource::Dir { .. }) => None,
+            (None, Some(TranslationSource::Dir { .. })) => None,
         };
         let embedder = match method {
             Method::Grounded | Method::Extractive => Some(crate::model::resolve_embedder()?),
@@ -52,14 +67,25 @@ impl Sources {
             translation,
             summarizer,
             embedder,
+            writes,
         })
     }
 
-    /// The name of the model that writes summaries.
-    pub fn summarizer_name(&self) -> &str {
-        match &self.summarizer {
-            Some(s) => &s.name,
-            None => self.translation.name(),
+    /// The translation model, if one was resolved.
+    pub fn translation(&self) -> Result<&TranslationSource> {
+        self.translation
+            .as_ref()
+            .context("no translation model was resolved for this run")
+    }
+
+    /// The name of the model that writes summaries; `None` for methods
+    /// that select article sentences.
+    pub fn summarizer_name(&self) -> Option<&str> {
+        match (&self.summarizer, &self.translation) {
+            _ if !self.writes => None,
+            (Some(s), _) => Some(&s.name),
+            (None, Some(t)) => Some(t.name()),
+            (None, None) => None,
         }
     }
 }
@@ -91,7 +117,7 @@ impl<'a> Models<'a> {
 
     fn translation(&mut self) -> Result<&mut TranslationModel> {
         if self.translation.is_none() {
-            self.translation = Some(self.sources.translation.load()?);
+            self.translation = Some(self.sources.translation()?.load()?);
         }
         self.translation
             .as_mut()
@@ -107,7 +133,7 @@ impl<'a> Models<'a> {
             let loaded = self.summarizer.as_mut().context("summarizer not loaded")?;
             return Ok((&mut loaded.lm, loaded.format.as_str()));
         }
-        let name = self.sources.translation.name().to_string();
+        let name = self.sources.translation()?.name().to_string();
         self.translation()?.gguf_mut().with_context(|| {
             format!("{name} is not a GGUF model; name one that writes summaries with --summarizer")
         })
