@@ -49,4 +49,12 @@ done
 # several times slower).
 export CANDLE_NUM_THREADS=1 RAYON_NUM_THREADS=1
 cargo test --workspace --release --locked
+# The hub over HTTPS with a CA that only the system store holds: the test
+# installs it with update-ca-certificates and removes it after, so it needs
+# root and runs on its own, after everything else.
+if [ "$(id -u)" -eq 0 ]; then
+  cargo test --release --locked -p tarjoman-registry --test hub_tls -- --ignored
+else
+  echo "warning: not root: the system-store HTTPS test (crates/registry/tests/hub_tls.rs) did not run" >&2
+fi
 scripts/test_neon.sh

@@ -157,6 +157,28 @@ pub enum Error {
     #[error("{archive} has no member {member}")]
     MemberNotFound { archive: String, member: String },
 
+    /// A request to the Hugging Face Hub failed; `what` names it (method and
+    /// URL), the source is hf-hub's error.
+    #[error("{what}")]
+    Hub {
+        what: String,
+        #[source]
+        source: Box<hf_hub::HFError>,
+    },
+
+    /// A file downloaded from the Hugging Face Hub does not match the digest
+    /// or size the hub announced for it; it was removed from the cache.
+    #[error(
+        "{file}: {check} of the download is {actual}, but the hub announced {expected}; \
+         the download was removed from the cache"
+    )]
+    HubContent {
+        file: String,
+        check: &'static str,
+        expected: String,
+        actual: String,
+    },
+
     /// `HF_HUB_OFFLINE` is set and a file is not in the hub cache.
     #[error(
         "{file} of {repo} is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set; \

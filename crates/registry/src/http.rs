@@ -102,98 +102,24 @@ pub(crate) struct Downloaded {
 /// the system certificate store applies).
 pub(crate) struct Client {
     agent: ureq::Agent,
-    /// The same settings, but answering redirects instead of following them
-    /// (the Hugging Face Hub puts a file's metadata on the redirect).
-    no_redirects: ureq::Agent,
-    /// `Authorization: Bearer` value for every request to the first host
-    /// (ureq drops it on redirects to another host).
-    bearer: Option<String>,
     attempts: u32,
     backoff: Duration,
-}
-
-/// The headers of a `HEAD` answered without following redirects.
-pub(crate) struct Head {
-    pub(crate) status: u16,
-    headers: Vec<(String, String)>,
-}
-
-impl Head {
-    /// The value of header `name` (case-insensitive).
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 impl Client {
     pub(crate) fn new(config: &FetchConfig) -> Result<Client> {
         let tls = Arc::new(native_tls::TlsConnector::new().map_err(Error::Tls)?);
-        let builder = || {
-            ureq::AgentBuilder::new()
-                .tls_connector(tls.clone())
-                .timeout_connect(config.connect_timeout)
-                .timeout_read(config.read_timeout)
-                .user_agent(concat!("tarjoman/", env!("CARGO_PKG_VERSION")))
-        };
+        let agent = ureq::AgentBuilder::new()
+            .tls_connector(tls)
+            .timeout_connect(config.connect_timeout)
+            .timeout_read(config.read_timeout)
+            .user_agent(concat!("tarjoman/", env!("CARGO_PKG_VERSION")))
+            .build();
         Ok(Client {
-            agent: builder().build(),
-            no_redirects: builder().redirects(0).build(),
-            bearer: None,
+            agent,
             attempts: config.attempts.max(1),
             backoff: config.backoff,
         })
-    }
-
-    /// Sends `Authorization: Bearer <token>` with every request.
-    pub(crate) fn with_bearer(mut self, token: Option<String>) -> Client {
-        self.bearer = token.map(|t| format!("Bearer {t}"));
-        self
-    }
-
-    fn request(&self, agent: &ureq::Agent, method: &str, url: &str) -> ureq::Request {
-        let request = agent.request(method, url);
-        match &self.bearer {
-            Some(value) => request.set("Authorization", value),
-            None => request,
-        }
-    }
-
-    /// `HEAD url` without following redirects, with retries on transient
-    /// errors. Error statuses (4xx, 5xx) are errors.
-    pub(crate) fn head(&self, url: &str, progress: &dyn Progress) -> Result<Head> {
-        let mut attempt = 1;
-        loop {
-            let result = self
-                .request(&self.no_redirects, "HEAD", url)
-                .set("Accept-Encoding", "identity")
-                .call()
-                .map_err(|e| http_error(url, e));
-            let err = match result {
-                Ok(response) => {
-                    let headers = response
-                        .headers_names()
-                        .into_iter()
-                        .filter_map(|name| {
-                            let value = response.header(&name)?.to_owned();
-                            Some((name, value))
-                        })
-                        .collect();
-                    return Ok(Head {
-                        status: response.status(),
-                        headers,
-                    });
-                }
-                Err(err) => err,
-            };
-            if !err.is_transient() || attempt >= self.attempts {
-                return Err(err);
-            }
-            self.pause(attempt, &err, progress);
-            attempt += 1;
-        }
     }
 
     /// GETs a JSON document; returns it with the URL it finally came from
@@ -226,7 +152,8 @@ impl Client {
 
     fn get_bytes(&self, url: &str, accept: &str) -> Result<(Vec<u8>, String)> {
         let response = self
-            .request(&self.agent, "GET", url)
+            .agent
+            .get(url)
             .set("Accept", accept)
             .call()
             .map_err(|e| http_error(url, e))?;
@@ -297,9 +224,7 @@ impl Client {
         progress: &dyn Progress,
     ) -> Result<()> {
         // Ask for the raw bytes (no transparent gzip), so ranges line up.
-        let mut request = self
-            .request(&self.agent, "GET", url)
-            .set("Accept-Encoding", "identity");
+        let mut request = self.agent.get(url).set("Accept-Encoding", "identity");
         if state.received > 0 {
             request = request.set("Range", &format!("bytes={}-", state.received));
         }

@@ -1,34 +1,40 @@
 //! Files of a Hugging Face Hub repository, in the hub's own cache.
 //!
-//! Why not the `hf-hub` crate: its blocking API (0.4) makes the metadata
-//! request of every download with a second `ureq` agent built without its
-//! TLS connector, so that request goes through rustls with the bundled
-//! webpki roots, never the platform's store; and its `native-tls` feature
-//! also compiles reqwest and tokio. A certificate chain that ends in a CA
-//! only the system trusts (a corporate proxy, our CI) fails there. 1.0.0
-//! (tried 2026-12-07) is async first (a `blocking` feature wraps it) and
-//! has no `native-tls` feature: it takes reqwest 0.13's default TLS, rustls
-//! on aws-lc-rs (a C build) with `rustls-platform-verifier`, and always
-//! pulls `hf-xet`. A scratch program (`HFClient::builder().endpoint(..)`,
-//! `model(org, name).download_file().filename(..).send()`) fetched a file
-//! from a stand-in hub over HTTP into this cache layout, and over HTTPS
-//! with a CA installed only in the system store (update-ca-certificates):
-//! it passed, and failed with `UnknownIssuer` once the CA was removed. It
-//! was not run against this crate's stand-in hub tests (revisions, offline
-//! mode, cache first), so the switch is still to be made.
-//! So this module speaks the hub's small HTTP
-//! protocol itself with the crate's client ([`crate::http`], native TLS):
+//! As of 2026-12-07 the network part is the `hf-hub` crate, 1.0.0, through
+//! its async API, driven by a current-thread tokio runtime that [`Hub`]
+//! owns (this crate's API blocks). It replaced a hand-written client of the
+//! same protocol, kept while hf-hub 0.4's blocking API took its metadata
+//! requests through bundled webpki roots. What it asks the hub:
 //!
-//! - `GET {endpoint}/api/models/{repo}/revision/{revision}`: the commit
-//!   (`sha`) and the file list (`siblings[].rfilename`);
-//! - `HEAD {endpoint}/{repo}/resolve/{commit}/{file}`, not following
-//!   redirects to another host: `X-Repo-Commit`, `X-Linked-Etag` or `ETag`
-//!   (an LFS file's ETag is its SHA-256), `X-Linked-Size` or
-//!   `Content-Length`;
-//! - `GET` of the same URL, following redirects, streamed to disk.
+//! - the revision's commit and file list: `GET
+//!   {endpoint}/api/models/{repo}/revision/{revision}` (`HFRepository::info`);
+//! - each missing file, at that commit (`download_file`, cache mode): a
+//!   `HEAD` of `{endpoint}/{repo}/resolve/{commit}/{file}` following only
+//!   redirects within the hub (`X-Repo-Commit`, `X-Linked-Etag` or `ETag`,
+//!   `X-Linked-Size` or `Content-Length`), then a `GET` of it that follows
+//!   the redirect to the CDN, or hf-xet's transfer where the `HEAD` names an
+//!   `X-Xet-Hash`.
 //!
-//! and keeps `huggingface_hub`'s cache layout, so the Python tools and this
-//! one share downloads:
+//! TLS: hf-hub's HTTP client is reqwest 0.13, and the workspace turns on
+//! reqwest's `native-tls` feature, which makes native TLS (OpenSSL on
+//! Linux) the backend of every reqwest client in the build, hf-hub's and
+//! hf-xet's included. Certificates are checked against the system's store
+//! (and what `SSL_CERT_FILE` and `SSL_CERT_DIR` name), never a bundled root
+//! list; reqwest's rustls backend on aws-lc-rs, which hf-hub turns on, is
+//! compiled but not used. `tests/hub_tls.rs` checks that a CA only the store
+//! holds is trusted, and that without it the download fails as an unknown
+//! issuer. Tries come from [`HubConfig::fetch`], and so do the timeouts of
+//! the client handed to hf-hub; the one it builds itself for the `HEAD`s
+//! (redirects not followed) has none.
+//!
+//! hf-hub does not check what it downloads, so this module does: a new blob
+//! whose ETag is a SHA-256 (an LFS file) is hashed, any other compared in
+//! size with what the hub announced, and one that does not match is removed
+//! with the snapshot's link to it. hf-hub retries failed requests but not a
+//! transfer that breaks off; that one is started over.
+//!
+//! The cache is `huggingface_hub`'s, so the Python tools and this one share
+//! downloads (hf-hub writes it the same way, with its `.locks/` beside it):
 //!
 //! ```text
 //! $HF_HUB_CACHE (default $HF_HOME/hub, default ~/.cache/huggingface/hub)
@@ -36,21 +42,28 @@
 //!     blobs/{etag}                      file contents, named by ETag
 //!     snapshots/{commit}/{file}  ->  ../../blobs/{etag}
 //!     refs/{revision}                   the commit a branch or tag named
+//!     .tarjoman/{commit}.files.json     the hub's file list (this crate's)
 //! ```
 //!
 //! Resolution is cache first: a revision whose snapshot already holds every
 //! file needed is used without a request. `HF_HUB_OFFLINE=1` forbids the
 //! network; a file not in the cache is then an error naming the repo and
-//! the file.
+//! the file. `HF_TOKEN` is sent as a bearer token; without it hf-hub falls
+//! back to `HF_TOKEN_PATH` and the token `huggingface-cli login` stored.
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use hf_hub::progress::{DownloadEvent, ProgressEvent, ProgressHandler};
+use hf_hub::{HFClient, HFError};
+use tokio::sync::mpsc;
 
 use crate::config::{FetchConfig, HF_ENDPOINT_ENV};
+use crate::digest::hash_file;
 use crate::error::{Error, Result};
-use crate::http::{Check, Client};
 use crate::progress::Progress;
 
 /// Root of Hugging Face's local files (`$HF_HOME/hub` is the cache).
@@ -186,30 +199,32 @@ pub struct Fetched {
 /// The hub client and cache.
 pub struct Hub {
     config: HubConfig,
-    client: Option<Client>,
+    remote: Option<Remote>,
 }
 
-#[derive(Deserialize)]
-struct RepoInfo {
-    sha: String,
-    #[serde(default)]
-    siblings: Vec<Sibling>,
+/// hf-hub's client, and the runtime that drives its futures for the
+/// blocking API of this crate.
+struct Remote {
+    client: HFClient,
+    /// Always `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
-#[derive(Deserialize)]
-struct Sibling {
-    rfilename: String,
-}
+const USER_AGENT: &str = concat!("tarjoman/", env!("CARGO_PKG_VERSION"));
 
 fn is_commit_hash(s: &str) -> bool {
     s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl Hub {
     pub fn new(config: HubConfig) -> Hub {
         Hub {
             config,
-            client: None,
+            remote: None,
         }
     }
 
@@ -229,12 +244,12 @@ impl Hub {
             .join(format!("{commit}.files.json"))
     }
 
-    fn client(&mut self) -> Result<&Client> {
-        let client = match self.client.take() {
-            Some(client) => client,
-            None => Client::new(&self.config.fetch)?.with_bearer(self.config.token.clone()),
+    fn remote(&mut self) -> Result<&Remote> {
+        let remote = match self.remote.take() {
+            Some(remote) => remote,
+            None => Remote::new(&self.config)?,
         };
-        Ok(self.client.insert(client))
+        Ok(self.remote.insert(remote))
     }
 
     /// The cached snapshot of `repo`, if its revision resolves to one.
@@ -276,7 +291,7 @@ impl Hub {
     }
 
     /// Asks the hub for the commit of `repo`'s revision and its file list.
-    pub fn list(&mut self, repo: &RepoId, progress: &dyn Progress) -> Result<Snapshot> {
+    pub fn list(&mut self, repo: &RepoId, _progress: &dyn Progress) -> Result<Snapshot> {
         if self.config.offline {
             return Err(Error::HubOffline {
                 repo: repo.to_string(),
@@ -284,30 +299,45 @@ impl Hub {
                 cache: self.repo_dir(repo),
             });
         }
-        let url = format!(
-            "{}/api/models/{}/revision/{}",
+        let what = format!(
+            "GET {}/api/models/{}/revision/{}",
             self.config.endpoint, repo.repo, repo.revision
         );
-        let (info, _): (RepoInfo, String) =
-            self.client()?
-                .get_json(&url, "application/json", progress)?;
-        if !is_commit_hash(&info.sha) {
+        let remote = self.remote()?;
+        let model = remote.model(&repo.repo);
+        let info = remote
+            .run(
+                model.info().revision(repo.revision.clone()).send(),
+                None,
+                |_| {},
+            )
+            .map_err(|source| Error::Hub {
+                what: what.clone(),
+                source: Box::new(source),
+            })?;
+        let sha = info.sha.unwrap_or_default();
+        if !is_commit_hash(&sha) {
             return Err(Error::Resolve {
-                what: format!("GET {url}"),
-                message: format!("`sha` is {:?}, not a commit hash", info.sha),
+                what,
+                message: format!("`sha` is {sha:?}, not a commit hash"),
             });
         }
-        let mut files: Vec<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
+        let mut files: Vec<String> = info
+            .siblings
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.rfilename)
+            .collect();
         files.sort();
         let listing = serde_json::to_string(&files).map_err(|e| Error::Resolve {
-            what: format!("GET {url}"),
+            what,
             message: e.to_string(),
         })?;
-        write_atomically(&self.listing_path(repo, &info.sha), &listing)?;
+        write_atomically(&self.listing_path(repo, &sha), &listing)?;
         Ok(Snapshot {
             repo: repo.clone(),
-            dir: self.repo_dir(repo).join("snapshots").join(&info.sha),
-            commit: info.sha,
+            dir: self.repo_dir(repo).join("snapshots").join(&sha),
+            commit: sha,
             files,
             listed_online: true,
         })
@@ -353,6 +383,8 @@ impl Hub {
         Ok(fetched)
     }
 
+    /// Downloads `file` into the cache with hf-hub, trying again (from the
+    /// start) when the transfer breaks off, then checks it.
     fn download(
         &mut self,
         snapshot: &Snapshot,
@@ -360,152 +392,302 @@ impl Hub {
         target: &Path,
         progress: &dyn Progress,
     ) -> Result<()> {
-        let endpoint = self.config.endpoint.clone();
-        let repo_dir = self.repo_dir(&snapshot.repo);
-        let url = format!(
-            "{endpoint}/{}/resolve/{}/{file}",
-            snapshot.repo.repo, snapshot.commit
+        let what = format!(
+            "GET {}/{}/resolve/{}/{file}",
+            self.config.endpoint, snapshot.repo.repo, snapshot.commit
         );
-        let client = self.client()?;
-        let head = head_following_relative(client, &endpoint, &url, progress)?;
-        let what = || format!("HEAD {url}");
-        let etag = head
-            .header("x-linked-etag")
-            .or_else(|| head.header("etag"))
-            .map(|e| {
-                e.trim()
-                    .trim_start_matches("W/")
-                    .trim_matches('"')
-                    .to_owned()
-            })
-            .filter(|e| !e.is_empty() && !e.contains(['/', '\\', '.']))
-            .ok_or_else(|| Error::Resolve {
-                what: what(),
-                message: "no usable ETag or X-Linked-Etag header".into(),
-            })?;
-        let size: Option<u64> = head
-            .header("x-linked-size")
-            .or_else(|| head.header("content-length"))
-            .and_then(|v| v.trim().parse().ok());
-        if let Some(commit) = head.header("x-repo-commit") {
-            if commit.trim() != snapshot.commit {
-                return Err(Error::Resolve {
-                    what: what(),
-                    message: format!(
-                        "X-Repo-Commit is {commit}, but the listing said {}",
-                        snapshot.commit
-                    ),
-                });
-            }
-        }
-
-        let blobs = repo_dir.join("blobs");
-        let blob = blobs.join(&etag);
-        if !blob.is_file() {
-            fs::create_dir_all(&blobs).map_err(|e| Error::io("create directory", &blobs, e))?;
-            // An LFS file's ETag is its SHA-256: check it.
-            let check = if etag.len() == 64 && etag.bytes().all(|b| b.is_ascii_hexdigit()) {
-                Check::Sha256(etag.clone())
-            } else {
-                Check::ComputeSha256
-            };
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".incomplete-")
-                .tempfile_in(&blobs)
-                .map_err(|e| Error::io("create a temporary file in", &blobs, e))?;
-            let tmp_path = tmp.path().to_owned();
-            let label = format!("{}/{file}", snapshot.repo.repo);
-            let result = client.download(
-                &url,
-                tmp.as_file_mut(),
-                &tmp_path,
-                &check,
-                Some(&label),
-                progress,
+        let label = format!("{}/{file}", snapshot.repo.repo);
+        let blobs = self.repo_dir(&snapshot.repo).join("blobs");
+        let attempts = self.config.fetch.attempts.max(1);
+        let backoff = self.config.fetch.backoff;
+        let had = blob_names(&blobs);
+        let remote = self.remote()?;
+        let model = remote.model(&snapshot.repo.repo);
+        let mut attempt = 1;
+        let (path, announced) = loop {
+            let (handler, events) = forward_progress();
+            let mut tally = Tally::default();
+            let result = remote.run(
+                model
+                    .download_file()
+                    .filename(file)
+                    .revision(snapshot.commit.clone())
+                    .progress(handler)
+                    .send(),
+                Some(events),
+                |event| tally.on(&event, &label, progress),
             );
-            progress.end();
-            let done = result?;
-            if let Some(size) = size {
-                if done.len != size {
-                    return Err(Error::Resolve {
-                        what: format!("GET {url}"),
-                        message: format!("received {} bytes, the hub announced {size}", done.len),
-                    });
+            if tally.begun {
+                progress.end();
+            }
+            match result {
+                Ok(path) => break (path, tally.announced),
+                Err(err) if attempt < attempts && broke_off(&err) => {
+                    let delay = backoff * 2u32.saturating_pow(attempt - 1);
+                    progress.note(&format!(
+                        "{label}: {err}; retrying in {:.1} s (attempt {} of {attempts})",
+                        delay.as_secs_f32(),
+                        attempt + 1,
+                    ));
+                    std::thread::sleep(delay);
+                    attempt += 1;
+                }
+                Err(err) => {
+                    return Err(Error::Hub {
+                        what,
+                        source: Box::new(err),
+                    })
                 }
             }
-            tmp.as_file()
-                .sync_all()
-                .map_err(|e| Error::io("sync", &tmp_path, e))?;
-            tmp.persist(&blob)
-                .map_err(|e| Error::io("install", &blob, e.error))?;
+        };
+        if path != target {
+            return Err(Error::Resolve {
+                what,
+                message: format!(
+                    "the hub's X-Repo-Commit put the file at {}, not in the snapshot {}",
+                    path.display(),
+                    snapshot.commit
+                ),
+            });
         }
-        link_into_snapshot(&blob, &etag, file, target)
+        // The blob the snapshot names: the symlink's target, or where there
+        // are no symlinks (copies), the one blob this download added.
+        let etag = fs::read_link(target)
+            .ok()
+            .and_then(|link| link.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .or_else(|| {
+                let mut added = blob_names(&blobs)
+                    .difference(&had)
+                    .cloned()
+                    .collect::<Vec<_>>();
+                (added.len() == 1)
+                    .then(|| added.pop())
+                    .flatten()
+                    .map(|n| n.to_string_lossy().into_owned())
+            });
+        let Some(etag) = etag else {
+            return Ok(());
+        };
+        // A blob the cache held before this download is taken as it is, as
+        // the rest of the cache is.
+        if had.contains(&OsString::from(&etag)) {
+            return Ok(());
+        }
+        let blob = blobs.join(&etag);
+        check_download(&blob, &etag, announced, file, &label, progress).inspect_err(|_| {
+            // Not installed: neither the snapshot's file nor the blob stays.
+            let _ = fs::remove_file(target);
+            let _ = fs::remove_file(&blob);
+        })
     }
 }
 
-/// `HEAD url`, following redirects that stay on the endpoint (a renamed
-/// repo) but not those to a CDN, whose answer lacks the hub's headers.
-fn head_following_relative(
-    client: &Client,
-    endpoint: &str,
-    url: &str,
-    progress: &dyn Progress,
-) -> Result<crate::http::Head> {
-    let mut url = url.to_owned();
-    for _ in 0..5 {
-        let head = client.head(&url, progress)?;
-        if !(300..400).contains(&head.status) {
-            return Ok(head);
+impl Remote {
+    fn new(config: &HubConfig) -> Result<Remote> {
+        let what = || format!("set up the Hugging Face client for {}", config.endpoint);
+        let fail = |source: HFError| Error::Hub {
+            what: what(),
+            source: Box::new(source),
+        };
+        let http = reqwest::Client::builder()
+            .tls_backend_native()
+            .connect_timeout(config.fetch.connect_timeout)
+            .read_timeout(config.fetch.read_timeout)
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| fail(e.into()))?;
+        let mut builder = HFClient::builder()
+            .client(http)
+            .user_agent(USER_AGENT)
+            .endpoint(config.endpoint.as_str())
+            .cache_dir(&config.cache_dir)
+            // hf-hub counts retries after the first try, and waits up to
+            // twice its base delay before the first retry.
+            .retry_max_attempts(config.fetch.attempts.saturating_sub(1) as usize)
+            .retry_base_delay(config.fetch.backoff / 2);
+        if let Some(token) = &config.token {
+            builder = builder.token(token.as_str());
         }
-        match head.header("location") {
-            Some(location) if location.starts_with('/') => {
-                url = format!("{}{location}", origin(endpoint));
+        let client = builder.build().map_err(fail)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| fail(e.into()))?;
+        Ok(Remote {
+            client,
+            runtime: Some(runtime),
+        })
+    }
+
+    fn model(&self, repo: &str) -> hf_hub::HFRepository<hf_hub::RepoTypeModel> {
+        let (owner, name) = hf_hub::split_id(repo);
+        self.client.model(owner, name)
+    }
+
+    /// Runs `future` to completion, handing the progress events that
+    /// `events` receives meanwhile to `on_event` on this thread. From inside
+    /// another tokio runtime (where blocking on one panics), it runs on a
+    /// scoped thread of its own.
+    fn run<F>(
+        &self,
+        future: F,
+        events: Option<mpsc::UnboundedReceiver<ProgressEvent>>,
+        mut on_event: impl FnMut(ProgressEvent) + Send,
+    ) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("the runtime lives as long as Remote");
+        let driven = async move {
+            let Some(mut events) = events else {
+                return future.await;
+            };
+            tokio::pin!(future);
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(event) = events.recv() => on_event(event),
+                    out = &mut future => {
+                        while let Ok(event) = events.try_recv() {
+                            on_event(event);
+                        }
+                        return out;
+                    }
+                }
             }
-            _ => return Ok(head),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| runtime.block_on(driven))
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        } else {
+            runtime.block_on(driven)
         }
-    }
-    Err(Error::Resolve {
-        what: format!("HEAD {url}"),
-        message: "too many redirects".into(),
-    })
-}
-
-/// `scheme://host[:port]` of a URL.
-fn origin(url: &str) -> &str {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    match url[after_scheme..].find('/') {
-        Some(i) => &url[..after_scheme + i],
-        None => url,
     }
 }
 
-/// Points `snapshots/{commit}/{file}` at `blobs/{etag}` with a relative
-/// symlink, as `huggingface_hub` does; copies where there are no symlinks.
-fn link_into_snapshot(blob: &Path, etag: &str, file: &str, target: &Path) -> Result<()> {
-    let parent = target
-        .parent()
-        .ok_or_else(|| Error::io("link", target, std::io::ErrorKind::InvalidInput.into()))?;
-    fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
-    let _ = fs::remove_file(target);
-    #[cfg(unix)]
-    {
-        // Up from snapshots/{commit}/{dirs of file}/ to the repo folder.
-        let mut relative = PathBuf::new();
-        for _ in 0..file.split('/').count() + 1 {
-            relative.push("..");
+impl Drop for Remote {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which panics inside another runtime.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
-        relative.push("blobs");
-        relative.push(etag);
-        let _ = blob; // only the copy fallback reads it
-        std::os::unix::fs::symlink(&relative, target).map_err(|e| Error::io("link", target, e))
     }
-    #[cfg(not(unix))]
-    {
-        let _ = (etag, file);
-        fs::copy(blob, target)
-            .map(drop)
-            .map_err(|e| Error::io("copy", target, e))
+}
+
+/// Passes hf-hub's progress events (from whichever thread emits them) to a
+/// channel.
+struct Forward(mpsc::UnboundedSender<ProgressEvent>);
+
+impl ProgressHandler for Forward {
+    fn on_progress(&self, event: &ProgressEvent) {
+        let _ = self.0.send(event.clone());
     }
+}
+
+fn forward_progress() -> (
+    hf_hub::progress::Progress,
+    mpsc::UnboundedReceiver<ProgressEvent>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (hf_hub::progress::Progress::new(Forward(tx)), rx)
+}
+
+/// One file's download, as hf-hub's events report it, turned into this
+/// crate's `begin`/`advance`/`end`.
+#[derive(Default)]
+struct Tally {
+    begun: bool,
+    /// The size the hub announced (`X-Linked-Size` or `Content-Length`).
+    announced: Option<u64>,
+    done: u64,
+}
+
+impl Tally {
+    fn on(&mut self, event: &ProgressEvent, label: &str, progress: &dyn Progress) {
+        let ProgressEvent::Download(event) = event else {
+            return;
+        };
+        let done = match event {
+            DownloadEvent::Start { total_bytes, .. } => {
+                self.announced = (*total_bytes > 0).then_some(*total_bytes);
+                if !self.begun {
+                    progress.begin(label, self.announced);
+                    self.begun = true;
+                }
+                return;
+            }
+            DownloadEvent::Progress { files } => {
+                files.iter().map(|f| f.bytes_completed).max().unwrap_or(0)
+            }
+            DownloadEvent::AggregateProgress {
+                bytes_completed, ..
+            } => *bytes_completed,
+            _ => return,
+        };
+        if done > self.done {
+            progress.advance(done - self.done);
+            self.done = done;
+        }
+    }
+}
+
+/// Whether a download failed because the transfer broke off (a reset or a
+/// read timeout in the body), which starting over may cure. hf-hub retries
+/// failed requests itself, but not a body cut short.
+fn broke_off(err: &HFError) -> bool {
+    matches!(err, HFError::Request { source, .. } if source.is_body() || source.is_decode())
+}
+
+/// Checks a freshly downloaded blob against what the hub announced: its
+/// SHA-256 where the ETag is one (LFS files), else its size.
+fn check_download(
+    blob: &Path,
+    etag: &str,
+    announced: Option<u64>,
+    file: &str,
+    label: &str,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let len = fs::metadata(blob)
+        .map_err(|e| Error::io("read", blob, e))?
+        .len();
+    if is_sha256(etag) {
+        progress.begin(&format!("checking {label}"), Some(len));
+        let hashed = hash_file(blob, progress);
+        progress.end();
+        let (_, actual) = hashed?;
+        if !actual.eq_ignore_ascii_case(etag) {
+            return Err(Error::HubContent {
+                file: file.to_owned(),
+                check: "SHA-256",
+                expected: etag.to_ascii_lowercase(),
+                actual,
+            });
+        }
+    } else if let Some(size) = announced.filter(|&size| size != len) {
+        return Err(Error::HubContent {
+            file: file.to_owned(),
+            check: "size",
+            expected: format!("{size} bytes"),
+            actual: format!("{len} bytes"),
+        });
+    }
+    Ok(())
+}
+
+/// The names in a repo's `blobs/` folder.
+fn blob_names(blobs: &Path) -> HashSet<OsString> {
+    fs::read_dir(blobs)
+        .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
 }
 
 fn write_atomically(path: &Path, content: &str) -> Result<()> {
@@ -600,11 +782,5 @@ mod tests {
         assert_eq!(c.cache_dir, PathBuf::from("/c"));
         assert_eq!(c.endpoint, "https://huggingface.co");
         assert!(!c.offline);
-    }
-
-    #[test]
-    fn origin_of_urls() {
-        assert_eq!(origin("http://127.0.0.1:5/hf"), "http://127.0.0.1:5");
-        assert_eq!(origin("https://huggingface.co"), "https://huggingface.co");
     }
 }

@@ -12,7 +12,7 @@
 //!   file atomically once its size and SHA-256 match the manifest.
 //!
 //! - [`hub`]: files of a Hugging Face repo in the hub's cache, downloaded
-//!   over the same native-TLS client when missing.
+//!   with the `hf-hub` crate (native TLS too) when missing.
 //! - [`source`]: [`Resolver`], which turns a model name, a path or a repo id
 //!   into the model's files and says where they came from.
 //!

@@ -8,7 +8,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{chain, content, sha256_hex, Recorder, Server};
+use common::{chain, content, sha256_hex, Failure, Recorder, Server};
 use tarjoman_registry::{
     HubConfig, Manifest, ModelSpec, Provenance, Resolver, Store, TokenizerFiles, WeightsFormat,
 };
@@ -124,7 +124,7 @@ fn pulls_then_hits_the_cache_then_works_offline() {
         !fs::read_dir(repo_dir.join("blobs"))
             .expect("blobs")
             .flatten()
-            .any(|e| e.file_name().to_string_lossy().starts_with(".incomplete")),
+            .any(|e| e.file_name().to_string_lossy().contains(".incomplete")),
         "no temporary file is left behind"
     );
     // The metadata came from a HEAD that did not follow the CDN redirect,
@@ -186,6 +186,68 @@ fn pulls_then_hits_the_cache_then_works_offline() {
         server.hits(&format!("/cdn/{}", sha256_hex(&tiny.weights))),
         1
     );
+}
+
+#[test]
+fn resolves_pinned_commits_tags_and_branches() {
+    let server = Server::start();
+    let tiny = publish_tiny(&server, "org/tiny");
+    server.name_hf_revision("org/tiny", "v1.0", COMMIT);
+    server.name_hf_revision("org/tiny", "refs/pr/1", COMMIT);
+    let cache = tempfile::tempdir().expect("tempdir");
+    let repo_dir = cache.path().join("models--org--tiny");
+
+    // A pinned commit is fetched as such, and names no ref.
+    let pinned = resolve(
+        config(&server, cache.path(), false),
+        &format!("org/tiny@{COMMIT}"),
+    )
+    .expect("pinned commit");
+    assert_eq!(fs::read(&pinned.weights[0]).expect("read"), tiny.weights);
+    assert!(matches!(
+        &pinned.provenance,
+        Provenance::Hub { revision, commit, contacted_hub: true, .. }
+            if revision == COMMIT && commit == COMMIT
+    ));
+    assert!(!repo_dir.join("refs").exists());
+
+    // A tag, and a branch whose name holds `/`: the hub says which commit
+    // they name, whose snapshot is complete, so nothing is downloaded; the
+    // refs are recorded for later runs.
+    for revision in ["v1.0", "refs/pr/1"] {
+        let files = resolve(
+            config(&server, cache.path(), false),
+            &format!("org/tiny@{revision}"),
+        )
+        .expect(revision);
+        assert!(
+            matches!(
+                &files.provenance,
+                Provenance::Hub { revision: named, commit, downloaded, contacted_hub: true, .. }
+                    if named == revision && commit == COMMIT && downloaded.is_empty()
+            ),
+            "{:?}",
+            files.provenance
+        );
+        assert_eq!(
+            fs::read_to_string(repo_dir.join("refs").join(revision)).expect("ref"),
+            COMMIT
+        );
+    }
+    // Offline, each resolves through its ref without a request.
+    let before = server.all_hits().len();
+    for revision in ["v1.0", "refs/pr/1"] {
+        resolve(
+            config(&server, cache.path(), true),
+            &format!("org/tiny@{revision}"),
+        )
+        .expect(revision);
+    }
+    assert_eq!(server.all_hits().len(), before);
+
+    // A revision the hub does not know: its answer names it.
+    let err = chain(&resolve(config(&server, cache.path(), false), "org/tiny@v2.0").unwrap_err());
+    assert!(err.contains("org/tiny") && err.contains("v2.0"), "{err}");
 }
 
 #[test]
@@ -302,6 +364,35 @@ fn a_download_that_does_not_match_its_etag_is_not_installed() {
     );
     let snapshot = cache.path().join("models--org--bad/snapshots").join(COMMIT);
     assert!(!snapshot.join("model.safetensors").exists());
+}
+
+#[test]
+fn a_download_cut_short_is_fetched_again() {
+    let server = Server::start();
+    let tiny = publish_tiny(&server, "org/tiny");
+    let cdn = format!("/cdn/{}", sha256_hex(&tiny.weights));
+    server.fail(&cdn, &[Failure::DropAfter(1_000)]);
+    let cache = tempfile::tempdir().expect("tempdir");
+    let files = resolve(config(&server, cache.path(), false), "org/tiny").expect("pull");
+    assert_eq!(fs::read(&files.weights[0]).expect("weights"), tiny.weights);
+    assert_eq!(server.hits(&cdn), 2);
+}
+
+#[test]
+fn pulls_from_inside_an_async_runtime() {
+    // The registry's API blocks; a caller on a tokio runtime's thread must
+    // not make it panic (blocking on a runtime there does).
+    let server = Server::start();
+    let tiny = publish_tiny(&server, "org/tiny");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let files = runtime
+        .block_on(async { resolve(config(&server, cache.path(), false), "org/tiny") })
+        .expect("pull");
+    assert_eq!(fs::read(&files.weights[0]).expect("weights"), tiny.weights);
 }
 
 #[test]

@@ -1,11 +1,13 @@
-//! A small HTTP/1.1 server on 127.0.0.1 serving a PEP 691 index, wheels, an
-//! npm registry and plain files built in the test, with scripted failures
-//! and a log of every request. No test touches a real registry.
+//! A small HTTP/1.1 server on 127.0.0.1 (HTTPS when given a TLS handshake,
+//! [`Server::start_with`]) serving a PEP 691 index, wheels, an npm registry,
+//! a stand-in for the Hugging Face Hub and plain files built in the test,
+//! with scripted failures and a log of every request. No test touches a
+//! real registry.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Cursor, Write};
+use std::io::{BufRead, BufReader, Cursor, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -56,17 +58,47 @@ pub struct Server {
     state: Arc<Mutex<State>>,
 }
 
+/// A connection the server answers on: plain TCP, or TLS over it.
+pub trait Conn: Read + Write {
+    /// Closes the connection now (a download cut short).
+    fn close(&mut self);
+}
+
+impl Conn for TcpStream {
+    fn close(&mut self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
 impl Server {
     /// Starts the server on a free port; it lives until the test exits.
     pub fn start() -> Server {
+        Server::start_with("http", Some)
+    }
+
+    /// Starts the server with URLs of this `scheme`, answering on what
+    /// `accept` makes of each TCP connection (a TLS handshake, for
+    /// `https`); a connection it returns `None` for is dropped.
+    pub fn start_with<C, A>(scheme: &str, accept: A) -> Server
+    where
+        C: Conn + 'static,
+        A: Fn(TcpStream) -> Option<C> + Send + Sync + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let base = format!("{scheme}://{}", listener.local_addr().expect("local addr"));
         let state = Arc::new(Mutex::new(State::default()));
         let shared = Arc::clone(&state);
+        let accept = Arc::new(accept);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let state = Arc::clone(&shared);
-                std::thread::spawn(move || handle(stream, &state));
+                let accept = Arc::clone(&accept);
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    if let Some(conn) = accept(stream) {
+                        handle(conn, &state);
+                    }
+                });
             }
         });
         Server { base, state }
@@ -195,6 +227,22 @@ impl Server {
         }
     }
 
+    /// Points `revision` (a branch or tag; `/` allowed) of a repo that
+    /// [`Server::publish_hf_repo`] published at `commit` to that commit, in
+    /// the hub's revision API.
+    pub fn name_hf_revision(&self, repo: &str, revision: &str, commit: &str) {
+        let info = {
+            let state = self.state.lock().expect("lock");
+            let route = &state.routes[&format!("/hf/api/models/{repo}/revision/{commit}")];
+            route.body.to_vec()
+        };
+        self.add(
+            &format!("/hf/api/models/{repo}/revision/{revision}"),
+            info,
+            "application/json",
+        );
+    }
+
     /// Makes the next requests for `path` fail, in order.
     pub fn fail(&self, path: &str, failures: &[Failure]) {
         let mut state = self.state.lock().expect("lock");
@@ -320,12 +368,8 @@ impl Server {
     }
 }
 
-fn handle(mut stream: TcpStream, state: &Mutex<State>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
+fn handle(conn: impl Conn, state: &Mutex<State>) {
+    let mut reader = BufReader::new(conn);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
         return;
@@ -348,6 +392,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
             }
         }
     }
+    let stream = reader.get_mut();
     let (route, failure) = {
         let mut state = state.lock().expect("lock");
         state.hits.push(Hit {
@@ -355,7 +400,14 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
             path: path.clone(),
             range: range.clone(),
         });
-        match state.routes.get_mut(&path) {
+        // The path as sent, else percent-decoded (the hub decodes an
+        // encoded revision such as `refs%2Fpr%2F1`).
+        let key = if state.routes.contains_key(&path) {
+            path.clone()
+        } else {
+            percent_decode(&path)
+        };
+        match state.routes.get_mut(&key) {
             Some(route) => {
                 let failure = route.failures.pop_front();
                 (
@@ -372,13 +424,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
         }
     };
     let Some((body, content_type, headers, redirect)) = route else {
-        let _ = write_response(
-            &mut stream,
-            "404 Not Found",
-            "text/plain",
-            b"not found",
-            &[],
-        );
+        let _ = write_response(stream, "404 Not Found", "text/plain", b"not found", &[]);
         return;
     };
     let mut extra: Vec<(&str, &str)> = headers
@@ -387,13 +433,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
         .collect();
     if let Some((code, location)) = &redirect {
         extra.push(("Location", location));
-        let _ = write_response(
-            &mut stream,
-            &format!("{code} Found"),
-            "text/plain",
-            b"",
-            &extra,
-        );
+        let _ = write_response(stream, &format!("{code} Found"), "text/plain", b"", &extra);
         return;
     }
     if method == "HEAD" {
@@ -412,7 +452,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
     match failure {
         Some(Failure::Status(code)) => {
             let _ = write_response(
-                &mut stream,
+                stream,
                 &format!("{code} Failing"),
                 "text/plain",
                 b"scripted failure",
@@ -427,7 +467,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
             let _ = stream.write_all(head.as_bytes());
             let _ = stream.write_all(&body[..n.min(body.len())]);
             let _ = stream.flush();
-            let _ = stream.shutdown(Shutdown::Both);
+            stream.close();
         }
         None => {
             let start = range
@@ -441,7 +481,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
                     let content_range = format!("bytes {start}-{}/{}", body.len() - 1, body.len());
                     extra.push(("Content-Range", &content_range));
                     let _ = write_response(
-                        &mut stream,
+                        stream,
                         "206 Partial Content",
                         &content_type,
                         &body[start..],
@@ -449,7 +489,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
                     );
                 }
                 None => {
-                    let _ = write_response(&mut stream, "200 OK", &content_type, &body, &extra);
+                    let _ = write_response(stream, "200 OK", &content_type, &body, &extra);
                 }
             }
         }
@@ -457,7 +497,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
 }
 
 fn write_response(
-    stream: &mut TcpStream,
+    stream: &mut impl Write,
     status: &str,
     content_type: &str,
     body: &[u8],
@@ -474,6 +514,30 @@ fn write_response(
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;
     stream.flush()
+}
+
+/// `%XX` escapes decoded (invalid ones kept as they are).
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A zip (a wheel) holding these files, deflated.
