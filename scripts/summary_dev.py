@@ -4,7 +4,7 @@
 TICO-19 passages, each with a hand-written reference summary).
 
     python3 scripts/summary_dev.py [--bin target/release/tarjoman] [-o runs/summary-dev]
-        [--methods lead,extractive,abstractive,grounded] [--model NAME]
+        [--methods lead,extractive,abstractive,grounded] [--model NAME] [--from-persian]
 
 For each method and document it runs `tarjoman summarize DOC --method M
 --json`, then writes one summary per line (sentences separated by tabs) to
@@ -18,6 +18,13 @@ OUT/M.txt and the references to OUT/ref.txt, and prints:
   counting as present when the document has it or a capitalized word that
   one extends, "Iranian" for "Iran"), the share of the article's thirds the
   summary's cited sentences cover, and seconds per summary.
+
+With `--from-persian` the summaries are made from the Persian side, as
+users get them: each `docs/NN-*.fa.txt` is translated once (`tarjoman
+translate`, the default model or `--model`, kept in OUT/mt/ and reused),
+every method summarizes that translation, and the fact check looks for each
+summary sentence's numbers and names in the human English document: a
+sentence whose name the translation invented counts as unfaithful.
 
 Python standard library only. Writes OUT/summary.json with the numbers.
 """
@@ -95,10 +102,33 @@ def main() -> int:
     ap.add_argument("--model", default=None, help="-m for tarjoman summarize")
     ap.add_argument("--reuse", action="store_true",
                     help="take the summaries from OUT/METHOD.jsonl of an earlier run")
+    ap.add_argument("--from-persian", action="store_true",
+                    help="summarize the translations of the Persian documents")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     docs = sorted((SET / "docs").glob("*.en.txt"))
+    # What each method summarizes: the English documents, or the
+    # translations of their Persian sides.
+    inputs = docs
+    if args.from_persian:
+        (out / "mt").mkdir(exist_ok=True)
+        inputs = [out / "mt" / d.name for d in docs]
+        for d, mt in zip(docs, inputs):
+            if mt.exists():
+                continue
+            cmd = [args.bin, "translate", str(d.with_name(d.name.replace(".en.", ".fa.")))]
+            if args.model:
+                cmd += ["-m", args.model]
+            t0 = time.monotonic()
+            run = subprocess.run(cmd, capture_output=True, text=True)
+            if run.returncode != 0:
+                print(run.stderr, file=sys.stderr)
+                raise SystemExit(f"translating {d.name} failed")
+            tmp = mt.with_suffix(".tmp")
+            tmp.write_text(run.stdout, encoding="utf-8")
+            tmp.rename(mt)
+            print(f"translated {d.name} in {time.monotonic() - t0:.1f} s", file=sys.stderr)
     methods = args.methods.split(",")
     refs = []
     for d in docs:
@@ -113,12 +143,12 @@ def main() -> int:
         records = []
         if args.reuse:
             records = [json.loads(l) for l in saved.read_text(encoding="utf-8").splitlines()]
-        for k, d in enumerate(docs):
+        for k, (d, source) in enumerate(zip(docs, inputs)):
             t0 = time.monotonic()
             if args.reuse:
                 rec = records[k]
             else:
-                cmd = [args.bin, "summarize", str(d), "--method", m, "--json"]
+                cmd = [args.bin, "summarize", str(source), "--method", m, "--json"]
                 if args.model:
                     cmd += ["-m", args.model]
                 run = subprocess.run(cmd, capture_output=True, text=True)
