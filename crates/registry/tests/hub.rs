@@ -8,38 +8,12 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{chain, content, sha256_hex, Failure, Recorder, Server};
+use common::{chain, content, hub_config, resolve, sha256_hex, Failure, Recorder, Server};
 use tarjoman_registry::{
     HubConfig, Manifest, ModelSpec, Provenance, Resolver, Store, TokenizerFiles, WeightsFormat,
 };
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
-
-fn config(server: &Server, cache: &Path, offline: bool) -> HubConfig {
-    HubConfig {
-        endpoint: format!("{}/hf", server.base),
-        cache_dir: cache.to_path_buf(),
-        offline,
-        token: None,
-        fetch: server.fetch_config(),
-    }
-}
-
-/// Resolves `spec` with this hub configuration.
-fn resolve(
-    hub: HubConfig,
-    spec: &str,
-) -> Result<tarjoman_registry::ModelFiles, tarjoman_registry::Error> {
-    let manifest = Manifest::builtin().expect("built-in manifest");
-    let store_dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::new(store_dir.path());
-    let resolver = Resolver {
-        manifest: &manifest,
-        store: &store,
-        hub,
-    };
-    resolver.resolve(spec, &Recorder::default())
-}
 
 struct TinyRepo {
     config: Vec<u8>,
@@ -74,7 +48,7 @@ fn pulls_then_hits_the_cache_then_works_offline() {
     let cache = tempfile::tempdir().expect("tempdir");
 
     // Pull: listing, metadata, downloads.
-    let files = resolve(config(&server, cache.path(), false), "org/tiny").expect("pull");
+    let files = resolve(hub_config(&server, cache.path(), false), "org/tiny").expect("pull");
     assert_eq!(files.format, WeightsFormat::Safetensors);
     assert_eq!(fs::read(&files.weights[0]).expect("weights"), tiny.weights);
     assert_eq!(
@@ -140,7 +114,7 @@ fn pulls_then_hits_the_cache_then_works_offline() {
 
     // Cache hit: the server gets no request at all.
     let before = server.all_hits().len();
-    let again = resolve(config(&server, cache.path(), false), "org/tiny").expect("cache hit");
+    let again = resolve(hub_config(&server, cache.path(), false), "org/tiny").expect("cache hit");
     assert_eq!(again.weights, files.weights);
     assert!(matches!(
         again.provenance,
@@ -150,10 +124,10 @@ fn pulls_then_hits_the_cache_then_works_offline() {
 
     // Offline with a cached copy: works, still no request; a pinned commit
     // resolves through the snapshot directly.
-    let offline = resolve(config(&server, cache.path(), true), "org/tiny").expect("offline");
+    let offline = resolve(hub_config(&server, cache.path(), true), "org/tiny").expect("offline");
     assert_eq!(offline.weights, files.weights);
     let pinned = resolve(
-        config(&server, cache.path(), true),
+        hub_config(&server, cache.path(), true),
         &format!("org/tiny@{COMMIT}"),
     )
     .expect("offline, pinned commit");
@@ -168,7 +142,7 @@ fn pulls_then_hits_the_cache_then_works_offline() {
             .join("tokenizer.json"),
     )
     .expect("remove");
-    let err = resolve(config(&server, cache.path(), true), "org/tiny").unwrap_err();
+    let err = resolve(hub_config(&server, cache.path(), true), "org/tiny").unwrap_err();
     let text = chain(&err);
     assert!(
         text.contains("tokenizer.json")
@@ -177,7 +151,7 @@ fn pulls_then_hits_the_cache_then_works_offline() {
         "{text}"
     );
     // Online again, only the missing file is fetched.
-    let refetched = resolve(config(&server, cache.path(), false), "org/tiny").expect("refetch");
+    let refetched = resolve(hub_config(&server, cache.path(), false), "org/tiny").expect("refetch");
     assert!(matches!(
         refetched.provenance,
         Provenance::Hub { ref downloaded, .. } if downloaded == &["tokenizer.json"]
@@ -199,7 +173,7 @@ fn resolves_pinned_commits_tags_and_branches() {
 
     // A pinned commit is fetched as such, and names no ref.
     let pinned = resolve(
-        config(&server, cache.path(), false),
+        hub_config(&server, cache.path(), false),
         &format!("org/tiny@{COMMIT}"),
     )
     .expect("pinned commit");
@@ -216,7 +190,7 @@ fn resolves_pinned_commits_tags_and_branches() {
     // refs are recorded for later runs.
     for revision in ["v1.0", "refs/pr/1"] {
         let files = resolve(
-            config(&server, cache.path(), false),
+            hub_config(&server, cache.path(), false),
             &format!("org/tiny@{revision}"),
         )
         .expect(revision);
@@ -238,7 +212,7 @@ fn resolves_pinned_commits_tags_and_branches() {
     let before = server.all_hits().len();
     for revision in ["v1.0", "refs/pr/1"] {
         resolve(
-            config(&server, cache.path(), true),
+            hub_config(&server, cache.path(), true),
             &format!("org/tiny@{revision}"),
         )
         .expect(revision);
@@ -246,7 +220,8 @@ fn resolves_pinned_commits_tags_and_branches() {
     assert_eq!(server.all_hits().len(), before);
 
     // A revision the hub does not know: its answer names it.
-    let err = chain(&resolve(config(&server, cache.path(), false), "org/tiny@v2.0").unwrap_err());
+    let err =
+        chain(&resolve(hub_config(&server, cache.path(), false), "org/tiny@v2.0").unwrap_err());
     assert!(err.contains("org/tiny") && err.contains("v2.0"), "{err}");
 }
 
@@ -255,7 +230,7 @@ fn offline_without_a_cached_copy_names_the_repo() {
     let server = Server::start();
     publish_tiny(&server, "org/tiny");
     let cache = tempfile::tempdir().expect("tempdir");
-    let err = resolve(config(&server, cache.path(), true), "org/tiny").unwrap_err();
+    let err = resolve(hub_config(&server, cache.path(), true), "org/tiny").unwrap_err();
     let text = chain(&err);
     assert!(
         text.contains("org/tiny@main") && text.contains("HF_HUB_OFFLINE"),
@@ -323,7 +298,7 @@ fn fetches_every_shard_and_marian_tokenizer_files() {
     );
     let cache = tempfile::tempdir().expect("tempdir");
     let files = resolve(
-        config(&server, cache.path(), false),
+        hub_config(&server, cache.path(), false),
         "Helsinki-NLP/opus-mt-xx-en",
     )
     .expect("pull");
@@ -335,7 +310,7 @@ fn fetches_every_shard_and_marian_tokenizer_files() {
     // Cached now, shards included.
     let before = server.all_hits().len();
     resolve(
-        config(&server, cache.path(), true),
+        hub_config(&server, cache.path(), true),
         "Helsinki-NLP/opus-mt-xx-en",
     )
     .expect("offline");
@@ -356,7 +331,7 @@ fn a_download_that_does_not_match_its_etag_is_not_installed() {
         &[("model.safetensors", b"tampered bytes")],
     );
     let cache = tempfile::tempdir().expect("tempdir");
-    let err = resolve(config(&server, cache.path(), false), "org/bad").unwrap_err();
+    let err = resolve(hub_config(&server, cache.path(), false), "org/bad").unwrap_err();
     let text = chain(&err);
     assert!(
         text.contains("model.safetensors") && text.contains("SHA-256"),
@@ -373,7 +348,7 @@ fn a_download_cut_short_is_fetched_again() {
     let cdn = format!("/cdn/{}", sha256_hex(&tiny.weights));
     server.fail(&cdn, &[Failure::DropAfter(1_000)]);
     let cache = tempfile::tempdir().expect("tempdir");
-    let files = resolve(config(&server, cache.path(), false), "org/tiny").expect("pull");
+    let files = resolve(hub_config(&server, cache.path(), false), "org/tiny").expect("pull");
     assert_eq!(fs::read(&files.weights[0]).expect("weights"), tiny.weights);
     assert_eq!(server.hits(&cdn), 2);
 }
@@ -390,7 +365,7 @@ fn pulls_from_inside_an_async_runtime() {
         .build()
         .expect("runtime");
     let files = runtime
-        .block_on(async { resolve(config(&server, cache.path(), false), "org/tiny") })
+        .block_on(async { resolve(hub_config(&server, cache.path(), false), "org/tiny") })
         .expect("pull");
     assert_eq!(fs::read(&files.weights[0]).expect("weights"), tiny.weights);
 }
@@ -474,13 +449,13 @@ fn a_gguf_repo_needs_the_file_named_when_it_holds_several() {
         &[],
     );
     let cache = tempfile::tempdir().expect("tempdir");
-    let err = chain(&resolve(config(&server, cache.path(), false), "org/gguf").unwrap_err());
+    let err = chain(&resolve(hub_config(&server, cache.path(), false), "org/gguf").unwrap_err());
     assert!(
         err.contains("m-q4_k_m.gguf, m-q8_0.gguf") && err.contains("REPO:FILE"),
         "{err}"
     );
     let files = resolve(
-        config(&server, cache.path(), false),
+        hub_config(&server, cache.path(), false),
         "org/gguf:m-q4_k_m.gguf",
     )
     .expect("named file");

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use common::{chain, content, Conn, Recorder, Server};
+use common::{chain, content, hub_config, resolve, Conn, Server};
 use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
 use openssl::ec::{EcGroup, EcKey};
@@ -27,7 +27,7 @@ use openssl::x509::extension::{
     SubjectKeyIdentifier,
 };
 use openssl::x509::{X509Name, X509};
-use tarjoman_registry::{HubConfig, Manifest, ModelFiles, Resolver, Store};
+use tarjoman_registry::ModelFiles;
 
 const COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
 
@@ -205,22 +205,8 @@ fn https_hub(pki: &Pki) -> (Server, Vec<u8>) {
     (server, weights)
 }
 
-fn resolve(server: &Server, cache: &Path) -> Result<ModelFiles, tarjoman_registry::Error> {
-    let manifest = Manifest::builtin().expect("built-in manifest");
-    let store_dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::new(store_dir.path());
-    let resolver = Resolver {
-        manifest: &manifest,
-        store: &store,
-        hub: HubConfig {
-            endpoint: format!("{}/hf", server.base),
-            cache_dir: cache.to_path_buf(),
-            offline: false,
-            token: None,
-            fetch: server.fetch_config(),
-        },
-    };
-    resolver.resolve("org/tiny", &Recorder::default())
+fn pull(server: &Server, cache: &Path) -> Result<ModelFiles, tarjoman_registry::Error> {
+    resolve(hub_config(server, cache, false), "org/tiny")
 }
 
 /// OpenSSL's words for a chain that ends in a CA it does not trust.
@@ -251,12 +237,12 @@ fn https_trusts_a_ca_only_the_platform_store_holds() {
 
     std::env::set_var("SSL_CERT_FILE", &trusted);
     let cache = tempfile::tempdir().expect("tempdir");
-    let files = resolve(&server, cache.path()).expect("pull over HTTPS");
+    let files = pull(&server, cache.path()).expect("pull over HTTPS");
     assert_eq!(fs::read(&files.weights[0]).expect("weights"), weights);
 
     std::env::set_var("SSL_CERT_FILE", &untrusted);
     let cache = tempfile::tempdir().expect("tempdir");
-    let err = chain(&resolve(&server, cache.path()).unwrap_err());
+    let err = chain(&pull(&server, cache.path()).unwrap_err());
     assert!(is_unknown_issuer(&err), "{err}");
     assert!(
         !cache.path().join("models--org--tiny/snapshots").exists(),
@@ -309,11 +295,11 @@ fn https_trusts_a_ca_installed_in_the_system_store() {
 
     let installed = SystemCa::install(&pki.ca_pem);
     let cache = tempfile::tempdir().expect("tempdir");
-    let files = resolve(&server, cache.path()).expect("pull over HTTPS");
+    let files = pull(&server, cache.path()).expect("pull over HTTPS");
     assert_eq!(fs::read(&files.weights[0]).expect("weights"), weights);
 
     drop(installed);
     let cache = tempfile::tempdir().expect("tempdir");
-    let err = chain(&resolve(&server, cache.path()).unwrap_err());
+    let err = chain(&pull(&server, cache.path()).unwrap_err());
     assert!(is_unknown_issuer(&err), "{err}");
 }

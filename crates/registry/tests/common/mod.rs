@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256, Sha512};
-use tarjoman_registry::{FetchConfig, Manifest, ModelEntry, Progress, Store};
+use tarjoman_registry::{
+    FetchConfig, HubConfig, Manifest, ModelEntry, ModelFiles, Progress, Resolver, Store,
+};
 
 /// What the server does instead of answering normally, once per request.
 #[derive(Debug, Clone, Copy)]
@@ -651,4 +653,29 @@ pub fn chain(err: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+/// A hub configuration that reads the stand-in hub of `server`, caching
+/// in `cache`.
+pub fn hub_config(server: &Server, cache: &Path, offline: bool) -> HubConfig {
+    HubConfig {
+        endpoint: format!("{}/hf", server.base),
+        cache_dir: cache.to_path_buf(),
+        offline,
+        token: None,
+        fetch: server.fetch_config(),
+    }
+}
+
+/// Resolves `spec` with this hub configuration and an empty store.
+pub fn resolve(hub: HubConfig, spec: &str) -> Result<ModelFiles, tarjoman_registry::Error> {
+    let manifest = Manifest::builtin().expect("built-in manifest");
+    let store_dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::new(store_dir.path());
+    let resolver = Resolver {
+        manifest: &manifest,
+        store: &store,
+        hub,
+    };
+    resolver.resolve(spec, &Recorder::default())
 }
