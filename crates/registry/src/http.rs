@@ -267,16 +267,26 @@ impl Client {
     }
 
     fn pause(&self, attempt: u32, err: &Error, progress: &dyn Progress) {
-        let delay = self.backoff * 2u32.saturating_pow(attempt - 1);
-        progress.note(&format!(
-            "{}; retrying in {:.1} s (attempt {} of {})",
-            chain(err),
-            delay.as_secs_f32(),
-            attempt + 1,
-            self.attempts
-        ));
-        std::thread::sleep(delay);
+        pause(self.backoff, attempt, self.attempts, &chain(err), progress);
     }
+}
+
+/// Waits before try `attempt + 1` of `attempts` (the delay doubling from
+/// `backoff`), saying on `progress` why (`failure`) and for how long.
+pub(crate) fn pause(
+    backoff: Duration,
+    attempt: u32,
+    attempts: u32,
+    failure: &str,
+    progress: &dyn Progress,
+) {
+    let delay = backoff * 2u32.saturating_pow(attempt - 1);
+    progress.note(&format!(
+        "{failure}; retrying in {:.1} s (attempt {} of {attempts})",
+        delay.as_secs_f32(),
+        attempt + 1,
+    ));
+    std::thread::sleep(delay);
 }
 
 struct Transfer {

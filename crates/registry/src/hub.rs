@@ -423,13 +423,8 @@ impl Hub {
             match result {
                 Ok(path) => break (path, tally.announced),
                 Err(err) if attempt < attempts && broke_off(&err) => {
-                    let delay = backoff * 2u32.saturating_pow(attempt - 1);
-                    progress.note(&format!(
-                        "{label}: {err}; retrying in {:.1} s (attempt {} of {attempts})",
-                        delay.as_secs_f32(),
-                        attempt + 1,
-                    ));
-                    std::thread::sleep(delay);
+                    let failure = format!("{label}: {err}");
+                    crate::http::pause(backoff, attempt, attempts, &failure, progress);
                     attempt += 1;
                 }
                 Err(err) => {
