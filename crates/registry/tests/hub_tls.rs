@@ -26,7 +26,7 @@ use openssl::x509::extension::{
     AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
     SubjectKeyIdentifier,
 };
-use openssl::x509::{X509Name, X509};
+use openssl::x509::{X509Builder, X509Name, X509NameRef, X509};
 use tarjoman_registry::ModelFiles;
 
 const COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
@@ -76,6 +76,27 @@ fn serial() -> openssl::asn1::Asn1Integer {
     n.to_asn1_integer().expect("serial")
 }
 
+/// A v3 certificate of `subject`'s `key`, issued by `issuer`, valid from
+/// now for `days`; its extensions and signature are the caller's.
+fn certificate(
+    subject: &X509NameRef,
+    issuer: &X509NameRef,
+    key: &PKey<Private>,
+    days: u32,
+) -> X509Builder {
+    let mut cert = X509::builder().expect("builder");
+    cert.set_version(2).expect("v3");
+    cert.set_serial_number(&serial()).expect("serial");
+    cert.set_subject_name(subject).expect("subject");
+    cert.set_issuer_name(issuer).expect("issuer");
+    cert.set_pubkey(key).expect("key");
+    cert.set_not_before(&Asn1Time::days_from_now(0).expect("time"))
+        .expect("not before");
+    cert.set_not_after(&Asn1Time::days_from_now(days).expect("time"))
+        .expect("not after");
+    cert
+}
+
 /// A CA, and a certificate it issued for `127.0.0.1` and `localhost`.
 struct Pki {
     ca_pem: Vec<u8>,
@@ -85,16 +106,7 @@ struct Pki {
 impl Pki {
     fn new(ca_name: &str) -> Pki {
         let ca_key = key();
-        let mut ca = X509::builder().expect("builder");
-        ca.set_version(2).expect("v3");
-        ca.set_serial_number(&serial()).expect("serial");
-        ca.set_subject_name(&name(ca_name)).expect("subject");
-        ca.set_issuer_name(&name(ca_name)).expect("issuer");
-        ca.set_pubkey(&ca_key).expect("key");
-        ca.set_not_before(&Asn1Time::days_from_now(0).expect("time"))
-            .expect("not before");
-        ca.set_not_after(&Asn1Time::days_from_now(2).expect("time"))
-            .expect("not after");
+        let mut ca = certificate(&name(ca_name), &name(ca_name), &ca_key, 2);
         let ext = BasicConstraints::new()
             .critical()
             .ca()
@@ -116,16 +128,7 @@ impl Pki {
         let ca = ca.build();
 
         let server_key = key();
-        let mut cert = X509::builder().expect("builder");
-        cert.set_version(2).expect("v3");
-        cert.set_serial_number(&serial()).expect("serial");
-        cert.set_subject_name(&name("localhost")).expect("subject");
-        cert.set_issuer_name(ca.subject_name()).expect("issuer");
-        cert.set_pubkey(&server_key).expect("key");
-        cert.set_not_before(&Asn1Time::days_from_now(0).expect("time"))
-            .expect("not before");
-        cert.set_not_after(&Asn1Time::days_from_now(1).expect("time"))
-            .expect("not after");
+        let mut cert = certificate(&name("localhost"), ca.subject_name(), &server_key, 1);
         let ext = BasicConstraints::new().build().expect("ext");
         cert.append_extension(ext).expect("ext");
         let ext = KeyUsage::new()
