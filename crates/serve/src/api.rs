@@ -178,7 +178,7 @@ pub async fn health(
     let status = if stopping { "stopping" } else { "ok" };
     // Open to all (a liveness check needs no secret), but with an API key
     // set only a request carrying it learns the model and the queue.
-    let body = match state.authorize(query.get("api_key").map(String::as_str), &headers) {
+    let body = match state.authorize(query_key(&query), &headers) {
         Ok(()) => {
             let info = state.engine.info();
             json!({
@@ -205,7 +205,7 @@ pub async fn metrics(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = state.authorize(query.get("api_key").map(String::as_str), &headers) {
+    if let Err(e) = state.authorize(query_key(&query), &headers) {
         return e.into_response();
     }
     (
@@ -216,4 +216,9 @@ pub async fn metrics(
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// The `api_key` of a GET request's query string.
+fn query_key(query: &HashMap<String, String>) -> Option<&str> {
+    query.get("api_key").map(String::as_str)
 }
