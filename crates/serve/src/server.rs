@@ -19,6 +19,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use futures_util::StreamExt;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(middleware::from_fn_with_state(limit, refuse_oversized))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -75,6 +77,37 @@ async fn count(State(state): State<AppState>, request: Request, next: Next) -> R
         .metrics
         .count_request(&route, response.status().as_u16());
     response
+}
+
+/// How many times the body limit a refused body may be before the server
+/// stops reading it and hangs up.
+const DRAIN_FACTOR: usize = 8;
+
+/// Answers 413 to a body whose `Content-Length` is over the limit, after
+/// reading and dropping it when it is at most [`DRAIN_FACTOR`] times the
+/// limit.
+///
+/// Clients (ureq, Python's requests, curl) write the whole body before they
+/// read the answer. A server that answers at once and closes, as the body
+/// limit layer alone does, leaves unread bytes behind, the kernel resets the
+/// connection, and the client sees a broken pipe instead of the 413. Reading
+/// the rest first (nginx's lingering close does the same) lets the answer
+/// through; bodies far over the limit are still refused at once. The
+/// request timeout bounds the reading.
+async fn refuse_oversized(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = length.filter(|&n| n > limit as u64) else {
+        return next.run(request).await;
+    };
+    if length <= limit.saturating_mul(DRAIN_FACTOR) as u64 {
+        let mut body = request.into_body().into_data_stream();
+        while let Some(Ok(_)) = body.next().await {}
+    }
+    StatusCode::PAYLOAD_TOO_LARGE.into_response()
 }
 
 /// Errors made outside the handlers (no route, wrong method, body over

@@ -307,9 +307,38 @@ fn bad_requests_get_clear_errors() {
             "{path} {body}: {answer}"
         );
     }
-    // Over the body limit: 413 in the same shape, as soon as the headers
-    // announce it (sent by hand, without the body: a client still sending
-    // when the server hangs up may see a reset instead of the answer).
+    // Over the body limit: 413 in the same shape. A client that writes the
+    // whole body before it reads (as ureq does) gets the answer, not a
+    // reset connection.
+    let over = json!({"q": "x".repeat(2 * LIMIT), "source": "fa", "target": "en"});
+    let (status, answer) = post_json(addr, "/translate", &over);
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(error_of(&answer), "Request body too large");
+    // The same when the body comes slowly: the server still reads it all
+    // before it answers (a server that hung up after the headers would
+    // reset the connection under the second half).
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let body = "x".repeat(2 * LIMIT);
+    write!(
+        stream,
+        "POST /translate HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        &body[..LIMIT / 2]
+    )
+    .unwrap();
+    for part in body.as_bytes()[LIMIT / 2..].chunks(LIMIT / 2) {
+        std::thread::sleep(Duration::from_millis(100));
+        stream.write_all(part).expect("the server reads the body");
+    }
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // Far over it: refused as soon as the headers announce it (sent by
+    // hand, without the body).
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -318,7 +347,7 @@ fn bad_requests_get_clear_errors() {
         stream,
         "POST /translate HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        LIMIT + 1
+        100 * LIMIT
     )
     .unwrap();
     let mut answer = String::new();
