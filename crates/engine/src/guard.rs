@@ -11,6 +11,7 @@
 //! others sampled) and keeps whichever attempt fails least; what still
 //! fails becomes the sentence's warnings.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -47,10 +48,12 @@ pub enum Failure {
     /// The output repeats the instructions of a prompt note
     /// ([`retry_note`], [`glossary_note`]) instead of only translating.
     EchoedNote,
-    /// A glossary entry found in the source whose target is not in the output.
+    /// A glossary entry or a place name of the built-in gazetteer found
+    /// in the source whose English is not in the output.
     MissingTerm {
         source: String,
         target: String,
+        origin: TermOrigin,
     },
 }
 
@@ -86,12 +89,22 @@ impl fmt::Display for Failure {
             Failure::MissingNumber(n) => write!(f, "number {n} of the source is missing"),
             Failure::MissingName(n) => write!(f, "name {n} of the source is missing"),
             Failure::EchoedNote => write!(f, "translation repeats the prompt's instructions"),
-            Failure::MissingTerm { source, target } => {
-                write!(
-                    f,
-                    "glossary term {source} = {target} is not in the translation"
-                )
-            }
+            Failure::MissingTerm {
+                source,
+                target,
+                origin: TermOrigin::Glossary,
+            } => write!(
+                f,
+                "glossary term {source} = {target} is not in the translation"
+            ),
+            Failure::MissingTerm {
+                source,
+                target,
+                origin: TermOrigin::Gazetteer,
+            } => write!(
+                f,
+                "place name {source} = {target} is not in the translation"
+            ),
         }
     }
 }
@@ -151,10 +164,11 @@ pub fn diagnose(
         }
     }
     for term in terms {
-        if !lower.contains(&term.target.to_lowercase()) {
+        if !term.appears_in(translation) {
             failures.push(Failure::MissingTerm {
                 source: term.source.clone(),
                 target: term.target.clone(),
+                origin: term.origin,
             });
         }
     }
@@ -249,20 +263,133 @@ fn match_key(text: &str) -> String {
     normalize(text, &NormalizeOptions::default()).replace('\u{200c}', "")
 }
 
-/// One glossary line: a Persian term and the English the user wants for it.
+/// Where a term comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TermOrigin {
+    /// The user's `--glossary` file.
+    Glossary,
+    /// The built-in gazetteer of place names ([`crate::names`]).
+    Gazetteer,
+}
+
+/// One term: a Persian name or phrase and the English wanted for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlossaryEntry {
     pub source: String,
+    /// The English given to the model.
     pub target: String,
-    /// `source` as the translator normalizes sentences, for matching.
+    /// Other English forms that also count as the term being translated
+    /// (`Turkey` beside `Türkiye`).
+    pub also: Vec<String>,
+    pub origin: TermOrigin,
+    /// `source` as the translator normalizes sentences, for matching: the
+    /// whole key for the user's terms (found anywhere in a sentence), its
+    /// words joined by one space for the gazetteer's (found as whole
+    /// words only, so `چاد` (Chad) is not found inside `ایجاد`).
     matcher: String,
 }
 
-/// A user's terminology: `--glossary FILE`, tab-separated `persian<TAB>english`
-/// lines; blank lines and lines starting with `#` are ignored.
+impl GlossaryEntry {
+    /// A place name of the built-in gazetteer, or `None` when the Persian
+    /// has no letters.
+    pub fn place(source: &str, target: &str, also: Vec<String>) -> Option<Self> {
+        let words = name_words(source);
+        if words.is_empty() {
+            return None;
+        }
+        Some(Self {
+            source: source.to_string(),
+            target: target.to_string(),
+            also,
+            origin: TermOrigin::Gazetteer,
+            matcher: words.join(" "),
+        })
+    }
+
+    /// The Persian as matching sees it.
+    pub(crate) fn matcher(&self) -> &str {
+        &self.matcher
+    }
+
+    /// Whether the translation holds the term's English, or one of its
+    /// other forms (case-insensitive).
+    /// A place name also counts when the translation has a word made from
+    /// it ([`derived_form`]: `Afghan soil` for `خاک افغانستان`).
+    pub fn appears_in(&self, translation: &str) -> bool {
+        let lower = translation.to_lowercase();
+        let mut forms = std::iter::once(&self.target).chain(&self.also);
+        forms.any(|t| {
+            lower.contains(&t.to_lowercase())
+                || (self.origin == TermOrigin::Gazetteer && derived_form(&lower, t))
+        })
+    }
+
+    /// Whether the user gave this term (not the gazetteer).
+    pub fn is_users(&self) -> bool {
+        self.origin == TermOrigin::Glossary
+    }
+}
+
+/// Whether `lower` (lowercase English) has a word made from the one-word
+/// name `name` as English makes adjectives and demonyms (Afghan from
+/// Afghanistan, Turkish from Turkey, Chinese from China): a word starting
+/// with the name's first half, and at least its first 4 letters.
+fn derived_form(lower: &str, name: &str) -> bool {
+    let letters: Vec<char> = name.to_lowercase().chars().collect();
+    if letters.len() < 4 || !letters.iter().all(|c| c.is_alphabetic()) {
+        return false;
+    }
+    let stem: String = letters[..(letters.len() / 2).max(4)].iter().collect();
+    lower
+        .split(|c: char| !c.is_alphabetic())
+        .any(|w| w.starts_with(&stem))
+}
+
+/// Suffixes written after a zero-width non-joiner that leave a name a name:
+/// the ezafe and indefinite `ی` (`ترکیه‌ی`), the plural `ها`/`های`.
+const NAME_SUFFIXES: [&str; 3] = ["ی", "ها", "های"];
+
+/// A text's words as gazetteer matching sees them: normalized, split at
+/// whitespace and punctuation, zero-width non-joiners and the ezafe hamza
+/// (`متحدهٔ`) removed.
+fn name_words(text: &str) -> Vec<String> {
+    name_tokens(text)
+        .into_iter()
+        .map(|(word, _)| word)
+        .collect()
+}
+
+/// Each word of `text` (as [`name_words`]), with the word without its
+/// suffix when it ends in one of [`NAME_SUFFIXES`] after a non-joiner.
+fn name_tokens(text: &str) -> Vec<(String, Option<String>)> {
+    let text = normalize(text, &NormalizeOptions::default());
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\u{200c}' || c == '\u{654}'))
+        .filter_map(|token| {
+            let token = token.trim_matches('\u{200c}').replace('\u{654}', "");
+            if token.is_empty() {
+                return None;
+            }
+            let stem = token.rsplit_once('\u{200c}').and_then(|(stem, suffix)| {
+                NAME_SUFFIXES
+                    .contains(&suffix)
+                    .then(|| stem.replace('\u{200c}', ""))
+            });
+            Some((token.replace('\u{200c}', ""), stem))
+        })
+        .collect()
+}
+
+/// A user's terminology (`--glossary FILE`, tab-separated
+/// `persian<TAB>english` lines; blank lines and lines starting with `#` are
+/// ignored), and the built-in place names beside it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Glossary {
-    pub entries: Vec<GlossaryEntry>,
+    entries: Vec<GlossaryEntry>,
+    /// The gazetteer's entries by their words joined by one space.
+    places: HashMap<String, usize>,
+    /// The most words in a place name.
+    longest: usize,
 }
 
 /// Why a glossary file cannot be used.
@@ -319,21 +446,88 @@ impl Glossary {
             entries.push(GlossaryEntry {
                 source: source.to_string(),
                 target: target.to_string(),
+                also: Vec::new(),
+                origin: TermOrigin::Glossary,
                 matcher: match_key(source),
             });
         }
-        Ok(Self { entries })
+        Ok(Self {
+            entries,
+            ..Self::default()
+        })
     }
 
-    /// The entries whose Persian term occurs in `sentence` (normalized as
-    /// the translator normalizes, so spelling variants of yeh, kaf and the
-    /// zero-width non-joiner still match).
+    /// Adds the gazetteer's place names. The user's terms win: a place
+    /// whose Persian a user's term contains is left out, and so is a second
+    /// place with the same Persian (the first one's English comes first).
+    pub fn with_places(mut self, places: Vec<GlossaryEntry>) -> Self {
+        for place in places {
+            let key = place.matcher.replace(' ', "");
+            let mine = self.entries.iter().any(|e| {
+                e.origin == TermOrigin::Glossary && e.matcher.replace(' ', "").contains(&key)
+            });
+            if mine || self.places.contains_key(&place.matcher) {
+                continue;
+            }
+            self.longest = self.longest.max(place.matcher.split(' ').count());
+            self.places
+                .insert(place.matcher.clone(), self.entries.len());
+            self.entries.push(place);
+        }
+        self
+    }
+
+    /// The user's terms and the place names, in that order.
+    pub fn entries(&self) -> &[GlossaryEntry] {
+        &self.entries
+    }
+
+    /// The entries found in `sentence`: the user's terms anywhere in it
+    /// (normalized as the translator normalizes, so spelling variants of
+    /// yeh, kaf and the zero-width non-joiner still match), and place names
+    /// as whole words, the longest name first where names overlap
+    /// (`عربستان سعودی`, Saudi Arabia, not `عربستان` within it).
     pub fn find(&self, sentence: &str) -> Vec<&GlossaryEntry> {
-        let sentence = match_key(sentence);
-        self.entries
+        let key = match_key(sentence);
+        let mut found: Vec<&GlossaryEntry> = self
+            .entries
             .iter()
-            .filter(|e| sentence.contains(&e.matcher))
-            .collect()
+            .filter(|e| e.origin == TermOrigin::Glossary && key.contains(&e.matcher))
+            .collect();
+        if self.places.is_empty() {
+            return found;
+        }
+        let tokens = name_tokens(sentence);
+        let mut i = 0;
+        while i < tokens.len() {
+            let mut step = 1;
+            for n in (1..=self.longest.min(tokens.len() - i)).rev() {
+                let words = &tokens[i..i + n];
+                let head: Vec<&str> = words[..n - 1].iter().map(|(w, _)| w.as_str()).collect();
+                let last = &words[n - 1];
+                let hit = std::iter::once(Some(&last.0))
+                    .chain(std::iter::once(last.1.as_ref()))
+                    .flatten()
+                    .find_map(|w| {
+                        let mut key = head.join(" ");
+                        if !key.is_empty() {
+                            key.push(' ');
+                        }
+                        key.push_str(w);
+                        self.places.get(&key)
+                    });
+                if let Some(&index) = hit {
+                    let entry = &self.entries[index];
+                    if !found.contains(&entry) {
+                        found.push(entry);
+                    }
+                    step = n;
+                    break;
+                }
+            }
+            i += step;
+        }
+        found
     }
 }
 
@@ -442,7 +636,7 @@ mod tests {
             "# terms\nاسپین بولدک\tSpin Boldak\r\n\nذبیح‌الله مجاهد\tZabihullah Mujahid\n",
         )
         .unwrap();
-        assert_eq!(g.entries.len(), 2);
+        assert_eq!(g.entries().len(), 2);
         // Arabic yeh and a missing ZWNJ in the text still match.
         let sentence = "ذبیحالله مجاهد گفت نیروها در اسپين بولدک هستند.";
         let terms = g.find(sentence);

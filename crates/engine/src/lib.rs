@@ -33,6 +33,7 @@ mod error;
 pub mod generate;
 pub mod guard;
 pub mod model;
+pub mod names;
 pub mod prompt;
 pub mod summarize;
 pub mod translate;

@@ -17,7 +17,8 @@ use super::options::{
 use super::prompter::Prompter;
 use super::schedule::{chain_starts, paragraphs};
 use super::stats::{
-    metadata_record, DocumentStats, Event, RecordKind, SentenceRecord, SentenceStats, Totals,
+    metadata_record, DocumentStats, Event, NameRecord, RecordKind, SentenceRecord, SentenceStats,
+    Totals,
 };
 use crate::generate::{generate_beam, generate_many, Generation, GenerationConfig, Job, JobSource};
 use crate::guard::{diagnose, glossary_note, retry_note, Failure, Glossary, GlossaryEntry};
@@ -316,6 +317,7 @@ where
                         stop_reason: Some(s.stop),
                         retried: s.retried,
                         warnings: s.warnings,
+                        names: s.names,
                     }
                 }
                 _ => metadata_record(self.index[piece.doc], piece.line, piece.source, piece.span),
@@ -382,9 +384,16 @@ where
         let s = &self.sentences[sentence];
         match self.prompter {
             Prompter::Chat(chat) => {
+                // The user's terms go to the model from the start; place
+                // names only with a retry, when the first translation
+                // dropped one, so they cost time only there.
                 let note = match retry {
                     true => Some(retry_note(&s.text, &s.terms)),
-                    false => glossary_note(&s.terms),
+                    false => {
+                        let mine: Vec<&GlossaryEntry> =
+                            s.terms.iter().copied().filter(|t| t.is_users()).collect();
+                        glossary_note(&mine)
+                    }
                 };
                 chat.ids(&s.text, &self.context(sentence), note.as_deref())
             }
@@ -551,6 +560,16 @@ where
             self.ready.insert(next);
         }
         let doc = s.doc;
+        let names = s
+            .terms
+            .iter()
+            .map(|t| NameRecord {
+                source: t.source.clone(),
+                target: t.target.clone(),
+                origin: t.origin,
+                found: t.appears_in(&translation),
+            })
+            .collect();
         s.done = Some((
             translation,
             SentenceStats {
@@ -564,6 +583,7 @@ where
                 stop: generation.stop,
                 retried: retry,
                 warnings: failures.iter().map(Failure::to_string).collect(),
+                names,
             },
         ));
         self.untranslated[doc] -= 1;

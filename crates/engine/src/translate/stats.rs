@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::generate::{Generation, StopReason};
+use crate::guard::TermOrigin;
 
 /// What a record stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -36,6 +37,23 @@ pub struct SentenceRecord {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub retried: bool,
     pub warnings: Vec<String>,
+    /// The user's glossary terms and the gazetteer's place names found in
+    /// the source, and whether the translation has them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<NameRecord>,
+}
+
+/// A term or place name found in a sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NameRecord {
+    /// The Persian, as the glossary or gazetteer spells it.
+    pub source: String,
+    /// The English asked for.
+    pub target: String,
+    /// `glossary` (the user's) or `gazetteer` (built in).
+    pub origin: TermOrigin,
+    /// Whether the translation has `target` or another accepted form.
+    pub found: bool,
 }
 
 /// What the pipeline hands the caller, in document order.
@@ -106,6 +124,7 @@ pub struct SentenceStats {
     pub stop: StopReason,
     pub retried: bool,
     pub warnings: Vec<String>,
+    pub names: Vec<NameRecord>,
 }
 
 /// Token counts and times summed over a sentence's attempts.
@@ -147,5 +166,6 @@ pub(crate) fn metadata_record(
         stop_reason: None,
         retried: false,
         warnings: Vec::new(),
+        names: Vec::new(),
     }
 }
