@@ -468,3 +468,51 @@ fn eval_run_chains_and_context_sentences_decide_what_each_line_sees() {
     let (batched, _) = hyps("batched", &["--chains", "3", "--batch", "3"]);
     assert!(batched.iter().all(|h| !h.trim().is_empty()), "{batched:?}");
 }
+
+#[test]
+fn place_names_are_listed_and_their_absence_is_only_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("names.fa.txt");
+    std::fs::write(&input, "وزیر خارجه قطر به کابل رفت.\n").unwrap();
+    let out = translate_json(&input, &["--no-retry"]);
+    let record: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    let names = record["names"].as_array().expect("a names list");
+    let targets: Vec<&str> = names
+        .iter()
+        .map(|n| n["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["Qatar", "Kabul"], "{record}");
+    for name in names {
+        assert_eq!(name["origin"], "gazetteer", "{name}");
+        let found = record["translation"]
+            .as_str()
+            .unwrap()
+            .contains(name["target"].as_str().unwrap());
+        assert_eq!(name["found"], found, "{record}");
+    }
+    // Without the place names (not fetched, and the registry unreachable):
+    // a warning, and the translation as before.
+    let home = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        tarjoman_models_dir().join(SMALL_MODEL),
+        home.path().join(SMALL_MODEL),
+    )
+    .unwrap();
+    let out = run(bin()
+        .env("TARJOMAN_HOME", home.path())
+        .env("TARJOMAN_NPM_REGISTRY", "http://127.0.0.1:9")
+        .args(["translate", "--json", "--no-retry", "--model", SMALL_MODEL])
+        .args(SHOTS)
+        .arg(&input));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: translating without the built-in place names"),
+        "{}",
+        stderr(&out)
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    assert!(record.get("names").is_none(), "{record}");
+    assert!(!record["translation"].as_str().unwrap().is_empty());
+}

@@ -1,6 +1,7 @@
 //! `tarjoman summarize`'s default (grounded) summary: on the seed article
-//! with the default model, it is short, draws on every third of the
-//! article and says nothing the translation does not; its citations hold
+//! with the default model, the translation has the article's place names,
+//! and the summary is short, draws on every third of the article and says
+//! nothing the translation does not; its citations hold
 //! its numbers; any translation model works, an encoder-decoder directory
 //! included (the tiny random M2M100 fixture, summarized by the small test
 //! model).
@@ -77,6 +78,20 @@ fn default_summary_of_the_seed_is_short_covering_and_faithful() {
     let v = run_json(bin().args(["summarize", "--json"]).arg(seed()));
     assert_eq!(v["method"], "grounded");
     let translation = v["translation"].as_str().expect("translation");
+    // The built-in place names (CLDR) bring the article's countries and
+    // cities through, which the model alone drops or invents.
+    for names in [
+        &["Qatar"][..],
+        &["Turkey", "Türkiye"],
+        &["Istanbul"],
+        &["Kabul"],
+        &["Pakistan"],
+    ] {
+        assert!(
+            names.iter().any(|n| translation.contains(n)),
+            "{names:?} is not in the translation: {translation}"
+        );
+    }
     let summary = sentences(&v);
     assert!((3..=5).contains(&summary.len()), "3-5 sentences: {v}");
     let words: usize = summary

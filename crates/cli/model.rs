@@ -111,7 +111,7 @@ pub fn resolve_lm(model: Option<&str>) -> Result<LmSource> {
     let entry = manifest.find(&spec)?.clone();
     if entry.task != Task::Generate {
         bail!(
-            "model `{}` is a {:?} model, not a generation model",
+            "model `{}` is for the `{}` task, not a generation model",
             entry.name,
             entry.task
         );
@@ -259,4 +259,41 @@ pub fn resolve_embedder() -> Result<PathBuf> {
         .context("the manifest names no embedding model")?
         .clone();
     Ok(ensure(&entry)?.dir)
+}
+
+/// The built-in gazetteer's place names (Unicode CLDR), fetched on first
+/// use like a model.
+pub fn load_places() -> Result<Vec<tarjoman_engine::guard::GlossaryEntry>> {
+    use tarjoman_engine::names::{gazetteer, CldrFile, CldrFiles};
+    let manifest = Manifest::builtin()?;
+    let entry = manifest
+        .default_model(Task::Names)
+        .context("the manifest names no place-name data")?
+        .clone();
+    let dir = ensure(&entry)?.dir;
+    let names = [
+        "fa/territories.json",
+        "en/territories.json",
+        "fa/timeZoneNames.json",
+        "en/timeZoneNames.json",
+    ];
+    let mut bytes = Vec::with_capacity(names.len());
+    for name in names {
+        let path = dir.join(name);
+        bytes.push(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
+    }
+    let paths: Vec<String> = names
+        .iter()
+        .map(|n| dir.join(n).display().to_string())
+        .collect();
+    let file = |i: usize| CldrFile {
+        name: &paths[i],
+        bytes: &bytes[i],
+    };
+    Ok(gazetteer(&CldrFiles {
+        territories_fa: file(0),
+        territories_en: file(1),
+        zones_fa: file(2),
+        zones_en: file(3),
+    })?)
 }

@@ -31,6 +31,16 @@ pub struct TranslationArgs {
     #[arg(long, value_name = "FILE")]
     pub glossary: Option<PathBuf>,
 
+    /// Translate without the built-in place names. By default the names of
+    /// countries, territories and cities in Unicode CLDR (fetched on first
+    /// use, like a model: `tarjoman models pull cldr-names-48`) are looked
+    /// for in each sentence, and a translation that drops one (`Turkey`,
+    /// `Turkish` or `Türkiye` for `ترکیه`) is retried with the names in the
+    /// prompt, then flagged. --glossary terms win over them. `translate
+    /// --json` lists each sentence's names and whether they came through.
+    #[arg(long)]
+    pub no_names: bool,
+
     /// Keep the first translation of every sentence, even when it fails a
     /// check (Persian script left, source copied, repetition, length far
     /// off, a number, Latin name or glossary term missing, the prompt's
@@ -194,6 +204,19 @@ impl TranslationArgs {
         let glossary = match &self.glossary {
             Some(path) => Some(Glossary::load(path)?),
             None => None,
+        };
+        let glossary = match (prompted && !self.no_names, glossary) {
+            (false, glossary) => glossary,
+            (true, glossary) => match crate::model::load_places() {
+                Ok(places) => Some(glossary.unwrap_or_default().with_places(places)),
+                Err(e) => {
+                    eprintln!(
+                        "warning: translating without the built-in place names: {e:#} \
+                         (--no-names turns them off)"
+                    );
+                    glossary
+                }
+            },
         };
         let defaults = TranslateOptions::default();
         let context = match (self.context, self.no_context) {

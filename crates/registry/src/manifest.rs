@@ -33,6 +33,9 @@ pub enum Task {
     Generate,
     /// Sentence embeddings (extractive summaries).
     Embed,
+    /// Place names in Persian and English (the built-in gazetteer): data,
+    /// not a network.
+    Names,
 }
 
 impl fmt::Display for Task {
@@ -40,6 +43,7 @@ impl fmt::Display for Task {
         f.write_str(match self {
             Task::Generate => "generate",
             Task::Embed => "embed",
+            Task::Names => "names",
         })
     }
 }
@@ -352,7 +356,7 @@ mod tests {
     #[test]
     fn builtin_manifest_parses_and_validates() {
         let m = Manifest::builtin().expect("built-in manifest is valid");
-        assert_eq!(m.models.len(), 4);
+        assert_eq!(m.models.len(), 5);
         let qwen = m.get("qwen2.5-coder-1.5b-instruct").expect("qwen listed");
         assert_eq!(qwen.task, Task::Generate);
         assert!(qwen.default);
@@ -374,6 +378,13 @@ mod tests {
         let minilm = m.get("all-minilm-l6-v2").expect("minilm listed");
         assert_eq!(minilm.files.len(), 3);
         assert_eq!(minilm.file("config.json").map(|f| f.size), Some(612));
+        let names = m.default_model(Task::Names).expect("place names listed");
+        assert_eq!(names.name, "cldr-names-48");
+        assert_eq!(names.files.len(), 4);
+        assert!(names
+            .files
+            .iter()
+            .all(|f| matches!(&f.source, Source::Npm(n) if n.version == "48.2.0")));
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub(super) fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         "unit": format!("{:?}", opts.unit).to_lowercase(),
         "system_prompt": opts.system_prompt,
         "glossary": args.translation.glossary.as_ref().map(|p| p.display().to_string()),
+        "place_names": !args.translation.no_names,
     });
     eprintln!(
         "translating {} lines of {} with {}",

@@ -82,6 +82,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "retry": translate_opts.retry,
         "retry_attempts": translate_opts.retry_attempts,
         "glossary": args.translation.glossary.as_ref().map(|p| p.display().to_string()),
+        "place_names": !args.translation.no_names,
         "mbr_candidates": translate_opts.candidates,
         "beams": translate_opts.beams,
         "length_penalty": translate_opts.length_penalty,
