@@ -271,24 +271,20 @@ pub fn load_places() -> Result<Vec<tarjoman_engine::guard::GlossaryEntry>> {
         .context("the manifest names no place-name data")?
         .clone();
     let dir = ensure(&entry)?.dir;
-    let names = [
-        "fa/territories.json",
-        "en/territories.json",
-        "fa/timeZoneNames.json",
-        "en/timeZoneNames.json",
-    ];
-    let mut bytes = Vec::with_capacity(names.len());
-    for name in names {
+    let read = |name: &str| -> Result<(String, Vec<u8>)> {
         let path = dir.join(name);
-        bytes.push(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
-    }
-    let paths: Vec<String> = names
-        .iter()
-        .map(|n| dir.join(n).display().to_string())
-        .collect();
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        Ok((path.display().to_string(), bytes))
+    };
+    let files = [
+        read("fa/territories.json")?,
+        read("en/territories.json")?,
+        read("fa/timeZoneNames.json")?,
+        read("en/timeZoneNames.json")?,
+    ];
     let file = |i: usize| CldrFile {
-        name: &paths[i],
-        bytes: &bytes[i],
+        name: &files[i].0,
+        bytes: &files[i].1,
     };
     Ok(gazetteer(&CldrFiles {
         territories_fa: file(0),

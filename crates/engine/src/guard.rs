@@ -313,8 +313,7 @@ impl GlossaryEntry {
     }
 
     /// Whether the translation holds the term's English, or one of its
-    /// other forms (case-insensitive).
-    /// A place name also counts when the translation has a word made from
+    /// other forms (case-insensitive). A place name also counts when the translation has a word made from
     /// it ([`derived_form`]: `Afghan soil` for `خاک افغانستان`).
     pub fn appears_in(&self, translation: &str) -> bool {
         let lower = translation.to_lowercase();
@@ -354,17 +353,18 @@ const NAME_SUFFIXES: [&str; 3] = ["ی", "ها", "های"];
 /// whitespace and punctuation, zero-width non-joiners and the ezafe hamza
 /// (`متحدهٔ`) removed.
 fn name_words(text: &str) -> Vec<String> {
-    name_tokens(text)
+    name_tokens(&normalize(text, &NormalizeOptions::default()))
         .into_iter()
         .map(|(word, _)| word)
         .collect()
 }
 
-/// Each word of `text` (as [`name_words`]), with the word without its
-/// suffix when it ends in one of [`NAME_SUFFIXES`] after a non-joiner.
-fn name_tokens(text: &str) -> Vec<(String, Option<String>)> {
-    let text = normalize(text, &NormalizeOptions::default());
-    text.split(|c: char| !(c.is_alphanumeric() || c == '\u{200c}' || c == '\u{654}'))
+/// Each word of `normalized` text (as [`name_words`]), with the word
+/// without its suffix when it ends in one of [`NAME_SUFFIXES`] after a
+/// non-joiner.
+fn name_tokens(normalized: &str) -> Vec<(String, Option<String>)> {
+    normalized
+        .split(|c: char| !(c.is_alphanumeric() || c == '\u{200c}' || c == '\u{654}'))
         .filter_map(|token| {
             let token = token.trim_matches('\u{200c}').replace('\u{654}', "");
             if token.is_empty() {
@@ -461,12 +461,15 @@ impl Glossary {
     /// whose Persian a user's term contains is left out, and so is a second
     /// place with the same Persian (the first one's English comes first).
     pub fn with_places(mut self, places: Vec<GlossaryEntry>) -> Self {
+        let mine: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|e| e.is_users())
+            .map(|e| e.matcher.replace(' ', ""))
+            .collect();
         for place in places {
             let key = place.matcher.replace(' ', "");
-            let mine = self.entries.iter().any(|e| {
-                e.origin == TermOrigin::Glossary && e.matcher.replace(' ', "").contains(&key)
-            });
-            if mine || self.places.contains_key(&place.matcher) {
+            if mine.iter().any(|m| m.contains(&key)) || self.places.contains_key(&place.matcher) {
                 continue;
             }
             self.longest = self.longest.max(place.matcher.split(' ').count());
@@ -488,46 +491,48 @@ impl Glossary {
     /// as whole words, the longest name first where names overlap
     /// (`عربستان سعودی`, Saudi Arabia, not `عربستان` within it).
     pub fn find(&self, sentence: &str) -> Vec<&GlossaryEntry> {
-        let key = match_key(sentence);
+        let normalized = normalize(sentence, &NormalizeOptions::default());
+        let key = normalized.replace('\u{200c}', "");
         let mut found: Vec<&GlossaryEntry> = self
             .entries
             .iter()
-            .filter(|e| e.origin == TermOrigin::Glossary && key.contains(&e.matcher))
+            .filter(|e| e.is_users() && key.contains(&e.matcher))
             .collect();
         if self.places.is_empty() {
             return found;
         }
-        let tokens = name_tokens(sentence);
+        let tokens = name_tokens(&normalized);
         let mut i = 0;
         while i < tokens.len() {
-            let mut step = 1;
-            for n in (1..=self.longest.min(tokens.len() - i)).rev() {
-                let words = &tokens[i..i + n];
-                let head: Vec<&str> = words[..n - 1].iter().map(|(w, _)| w.as_str()).collect();
-                let last = &words[n - 1];
-                let hit = std::iter::once(Some(&last.0))
-                    .chain(std::iter::once(last.1.as_ref()))
-                    .flatten()
-                    .find_map(|w| {
-                        let mut key = head.join(" ");
-                        if !key.is_empty() {
-                            key.push(' ');
-                        }
-                        key.push_str(w);
-                        self.places.get(&key)
-                    });
-                if let Some(&index) = hit {
-                    let entry = &self.entries[index];
+            let longest = self.longest.min(tokens.len() - i);
+            let hit = (1..=longest)
+                .rev()
+                .find_map(|n| Some((n, self.place_at(&tokens[i..i + n])?)));
+            match hit {
+                Some((n, entry)) => {
                     if !found.contains(&entry) {
                         found.push(entry);
                     }
-                    step = n;
-                    break;
+                    i += n;
                 }
+                None => i += 1,
             }
-            i += step;
         }
         found
+    }
+
+    /// The place named by exactly these words (the last one with or
+    /// without its suffix).
+    fn place_at(&self, words: &[(String, Option<String>)]) -> Option<&GlossaryEntry> {
+        let (last, head) = words.split_last()?;
+        let head: Vec<&str> = head.iter().map(|(w, _)| w.as_str()).collect();
+        std::iter::once(&last.0)
+            .chain(&last.1)
+            .find_map(|w| {
+                let key = head.iter().copied().chain([w.as_str()]).collect::<Vec<_>>();
+                self.places.get(&key.join(" "))
+            })
+            .map(|&index| &self.entries[index])
     }
 }
 
