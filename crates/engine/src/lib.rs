@@ -29,6 +29,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod confidence;
 mod error;
 pub mod generate;
 pub mod guard;

@@ -27,6 +27,7 @@
 pub mod bleu;
 pub mod bootstrap;
 pub mod chrf;
+pub mod correlation;
 mod details;
 mod error;
 mod hash;

@@ -308,6 +308,7 @@ impl Beams {
         Ok(Generation {
             text,
             tokens,
+            logprobs: Vec::new(),
             prompt_tokens: self.prompt_tokens,
             prefilled: self.prefilled,
             stop,

@@ -60,6 +60,9 @@ pub struct Generation {
     /// The generated text, up to (not including) any stop string.
     pub text: String,
     pub tokens: Vec<u32>,
+    /// The model's log-probability of each chosen token, and of the end
+    /// token when generation ended on one (empty for beam search).
+    pub logprobs: Vec<f32>,
     pub prompt_tokens: usize,
     /// Prompt tokens actually computed: the rest were cached from the
     /// previous call's prompt.

@@ -19,3 +19,4 @@ mod tests;
 pub use beam::{beam_search, generate_beam};
 pub use config::{Generation, GenerationConfig, StopReason};
 pub use many::{generate, generate_many, Job, JobSource};
+pub(crate) use row::logprob;

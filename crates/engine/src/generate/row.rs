@@ -19,6 +19,9 @@ pub(crate) struct Row {
     pub(crate) room: usize,
     pub(crate) stop: Vec<String>,
     pub(crate) tokens: Vec<u32>,
+    /// The model's log-probability of each token chosen (and of the end
+    /// token when it chose one), from its raw logits.
+    pub(crate) logprobs: Vec<f32>,
     pub(crate) text: String,
     pub(crate) reason: Option<StopReason>,
     pub(crate) prompt_tokens: usize,
@@ -49,6 +52,7 @@ impl Row {
             room,
             stop: stop.to_vec(),
             tokens: Vec::new(),
+            logprobs: Vec::new(),
             text: String::new(),
             reason: None,
             prompt_tokens,
@@ -71,12 +75,15 @@ impl Row {
             self.reason = Some(budget_reason(self.tokens.len(), &self.cfg, self.room));
             return Ok(None);
         }
+        let raw = logits.clone();
         logits = constrain(&logits, &self.tokens, &self.cfg, suppressed)?;
         let next = self.sampler.sample(&logits)?;
         if eos.contains(&next) {
+            self.logprobs.push(logprob(&raw, eos)?);
             self.reason = Some(StopReason::Eos);
             return Ok(None);
         }
+        self.logprobs.push(logprob(&raw, &[next])?);
         self.tokens.push(next);
         self.text = decode(&self.tokens)?;
         if let Some(cut) = stop_at(&self.text, &self.stop) {
@@ -91,6 +98,7 @@ impl Row {
         Generation {
             text: self.text,
             tokens: self.tokens,
+            logprobs: self.logprobs,
             prompt_tokens: self.prompt_tokens,
             prefilled: self.prefilled,
             // `advance` always records a reason before it returns `None`.
@@ -99,6 +107,27 @@ impl Row {
             decode: self.decode,
         }
     }
+}
+
+/// The log-probability that the model's next token is one of `tokens`
+/// under `logits` (log-softmax at temperature 1): how sure the model
+/// itself was, whatever the sampler and the constraints then did. Ending
+/// counts as one event, whichever end token the model would use.
+pub(crate) fn logprob(logits: &Tensor, tokens: &[u32]) -> Result<f32> {
+    let values: Vec<f32> = logits.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if !max.is_finite() {
+        return Ok(f32::NEG_INFINITY);
+    }
+    let mass =
+        |ids: &mut dyn Iterator<Item = f32>| -> f64 { ids.map(|v| f64::from(v - max).exp()).sum() };
+    let chosen = mass(
+        &mut tokens
+            .iter()
+            .filter_map(|&t| values.get(t as usize).copied()),
+    );
+    let all = mass(&mut values.iter().copied());
+    Ok((chosen.ln() - all.ln()) as f32)
 }
 
 /// The tokens that would complete an `n`-gram already present in `tokens`

@@ -20,6 +20,7 @@ use super::stats::{
     metadata_record, DocumentStats, Event, NameRecord, RecordKind, SentenceRecord, SentenceStats,
     Totals,
 };
+use crate::confidence::Signals;
 use crate::generate::{generate_beam, generate_many, Generation, GenerationConfig, Job, JobSource};
 use crate::guard::{diagnose, glossary_note, retry_note, Failure, Glossary, GlossaryEntry};
 use crate::Result;
@@ -318,6 +319,8 @@ where
                         retried: s.retried,
                         warnings: s.warnings,
                         names: s.names,
+                        confidence: crate::confidence::confidence(&s.signals),
+                        signals: Some(s.signals),
                     }
                 }
                 _ => metadata_record(self.index[piece.doc], piece.line, piece.source, piece.span),
@@ -560,7 +563,7 @@ where
             self.ready.insert(next);
         }
         let doc = s.doc;
-        let names = s
+        let names: Vec<NameRecord> = s
             .terms
             .iter()
             .map(|t| NameRecord {
@@ -570,6 +573,15 @@ where
                 found: t.appears_in(&translation),
             })
             .collect();
+        let signals = Signals::new(
+            &s.source,
+            &translation,
+            &generation.logprobs,
+            names.len(),
+            names.iter().filter(|n| !n.found).count(),
+            failures.len(),
+            retry,
+        );
         s.done = Some((
             translation,
             SentenceStats {
@@ -584,6 +596,7 @@ where
                 retried: retry,
                 warnings: failures.iter().map(Failure::to_string).collect(),
                 names,
+                signals,
             },
         ));
         self.untranslated[doc] -= 1;

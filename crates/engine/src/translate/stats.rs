@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::confidence::Signals;
 use crate::generate::{Generation, StopReason};
 use crate::guard::TermOrigin;
 
@@ -41,6 +42,13 @@ pub struct SentenceRecord {
     /// the source, and whether the translation has them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<NameRecord>,
+    /// How likely the translation is to be faithful, 0-1 (see
+    /// [`crate::confidence`]); none for metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// What the confidence was computed from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signals: Option<Signals>,
 }
 
 /// A term or place name found in a sentence.
@@ -125,6 +133,7 @@ pub struct SentenceStats {
     pub retried: bool,
     pub warnings: Vec<String>,
     pub names: Vec<NameRecord>,
+    pub signals: Signals,
 }
 
 /// Token counts and times summed over a sentence's attempts.
@@ -167,5 +176,7 @@ pub(crate) fn metadata_record(
         retried: false,
         warnings: Vec::new(),
         names: Vec::new(),
+        confidence: None,
+        signals: None,
     }
 }

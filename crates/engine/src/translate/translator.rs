@@ -16,6 +16,9 @@ use super::options::{ModelKind, TranslateOptions};
 use super::prompter::{ChatPrompter, Prompter};
 use super::run::{self, cut, Prepared};
 use super::stats::{DocumentStats, Event};
+use crate::confidence::Signals;
+use crate::generate::{logprob, StopReason};
+use crate::guard::{diagnose, glossary_note, GlossaryEntry};
 use crate::prompt::PromptBook;
 use crate::Result;
 
@@ -225,6 +228,49 @@ impl<'m> Translator<'m> {
 
     /// Normalizes a sentence and measures it in the model's tokens (an
     /// encoder-decoder model: tokenizes it as the encoder's input).
+    /// How much to trust a given `translation` of `source` (one sentence
+    /// or line): the [`Signals`] the pipeline would record had the model
+    /// written it, from the model's probability of its words after the
+    /// sentence's prompt (with the user's glossary note, without context)
+    /// and the checks. For translations made elsewhere (a person's draft,
+    /// another system); prompted models only.
+    pub fn score(&mut self, source: &str, translation: &str) -> Result<Signals> {
+        let prepared = self.prepare(source)?;
+        let Prompter::Chat(chat) = &self.prompter else {
+            return Err(crate::Error::Unsupported {
+                options: "scoring a given translation".into(),
+                kind: self.model.kind().name(),
+                why: "is scored only by prompted models in this implementation".into(),
+            });
+        };
+        let glossary = self.opts.glossary.clone().unwrap_or_default();
+        let terms = glossary.find(&prepared.text);
+        let mine: Vec<&GlossaryEntry> = terms.iter().copied().filter(|t| t.is_users()).collect();
+        let note = glossary_note(&mine);
+        let (prompt, _) = chat.ids(&prepared.text, &[], note.as_deref())?;
+        let answer = tarjoman_models::tokenizer::encode(&chat.tokenizer, translation.trim())?;
+        let lm = self.model.lm();
+        let eos = lm.eos_ids().to_vec();
+        let (mut logits, _) = lm.prefill_in(0, &prompt)?;
+        let mut logprobs = Vec::with_capacity(answer.len() + 1);
+        for &token in &answer {
+            logprobs.push(logprob(&logits, &[token])?);
+            logits = lm.step(0, token)?;
+        }
+        logprobs.push(logprob(&logits, &eos)?);
+        let failures = diagnose(source, translation, StopReason::Eos, &terms);
+        let missing = terms.iter().filter(|t| !t.appears_in(translation)).count();
+        Ok(Signals::new(
+            source,
+            translation,
+            &logprobs,
+            terms.len(),
+            missing,
+            failures.len(),
+            false,
+        ))
+    }
+
     fn prepare(&self, source: &str) -> Result<Prepared> {
         let text = match &self.opts.normalize {
             Some(opts) => normalize(source, opts),
