@@ -2,6 +2,7 @@
 //! `run(args) -> anyhow::Result<ExitCode>`.
 
 pub mod bench;
+pub mod check;
 pub mod eval;
 pub mod manifest;
 pub mod models;

@@ -37,9 +37,17 @@ pub struct Args {
     pub output: Option<PathBuf>,
 
     /// Print one JSON object per sentence (index, line, source, translation,
-    /// byte span, token counts, milliseconds, warnings) instead of text.
+    /// byte span, token counts, milliseconds, warnings, confidence and the
+    /// signals behind it) instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Wrap each sentence whose confidence is below THRESHOLD (0-1; 0.5
+    /// when no value is given) in ⟦ ⟧, and list those sentences on stderr:
+    /// the ones to check against the source first.
+    #[arg(long, value_name = "THRESHOLD", num_args = 0..=1,
+          default_missing_value = UNCERTAIN_DEFAULT, value_parser = threshold)]
+    pub mark_uncertain: Option<f64>,
 
     #[command(flatten)]
     pub model: ModelArgs,
@@ -70,6 +78,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut stdout = stdout.lock();
     let json = args.json;
     let mut warnings = 0;
+    let mut uncertain: Vec<String> = Vec::new();
     let stats = {
         let out: &mut dyn Write = match output.as_mut() {
             Some(o) => o.writer(),
@@ -84,9 +93,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
                         warnings += 1;
                         eprintln!("warning: sentence {} (line {}): {w}", r.index, r.line + 1);
                     }
+                    let low = match (args.mark_uncertain, r.confidence) {
+                        (Some(t), Some(c)) if c < t => {
+                            uncertain.push(format!("{} (line {}, {c:.2})", r.index, r.line + 1));
+                            true
+                        }
+                        _ => false,
+                    };
                     if json {
                         serde_json::to_writer(&mut *out, r)?;
                         out.write_all(b"\n")?;
+                    } else if low {
+                        write!(out, "⟦{}⟧", r.translation)?;
                     } else {
                         out.write_all(r.translation.as_bytes())?;
                     }
@@ -105,6 +123,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(o) = output {
         o.commit()?;
     }
+    if let Some(t) = args.mark_uncertain {
+        match uncertain.is_empty() {
+            true => eprintln!("no sentence has a confidence below {t}"),
+            false => eprintln!(
+                "{} of {} sentences have a confidence below {t}, check them first: {}",
+                uncertain.len(),
+                stats.sentences,
+                uncertain.join(", ")
+            ),
+        }
+    }
     let secs = |ms: u64| ms as f64 / 1000.0;
     eprintln!(
         "translated {} sentences in {:.1} s (prefill {:.1} tok/s, decode {:.1} tok/s){}",
@@ -119,6 +148,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
         },
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--mark-uncertain`'s threshold when none is given.
+const UNCERTAIN_DEFAULT: &str = "0.5";
+
+fn threshold(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if (0.0..=1.0).contains(&t) => Ok(t),
+        _ => Err(format!(
+            "{s:?} is not a confidence threshold between 0 and 1"
+        )),
+    }
 }
 
 fn rate(tokens: usize, ms: u64) -> f64 {

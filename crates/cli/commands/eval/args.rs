@@ -187,6 +187,12 @@ pub struct NamedFile {
 /// and, with --output, saved with the translations as DIR/run.json and
 /// DIR/hyp.txt, so runs can be compared later with `tarjoman eval report`.
 ///
+/// Each line also gets a confidence (its sentences' signals pooled and
+/// calibrated); the run reports how well it ranks the lines' sentence chrF++
+/// (Spearman, Pearson) and the mean chrF++ of the least confident fifth
+/// against the rest. With --output, DIR/lines.jsonl holds each line's
+/// confidence, signals, features and sentence chrF++.
+///
 /// Examples:
 ///
 ///   tarjoman eval run --src tico19/test.fa --ref tico19/test.en --limit 300
@@ -204,9 +210,14 @@ pub struct RunArgs {
     #[arg(long = "ref", value_name = "FILE", required = true)]
     pub refs: Vec<PathBuf>,
 
-    /// Translate and score only the first N lines.
+    /// Translate and score only the first N lines (after --skip).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+
+    /// Leave out the first N lines: for scoring on lines that something
+    /// (such as the confidence calibration) was not fitted on.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub skip: usize,
 
     /// Metrics to compute, comma-separated (as for `tarjoman eval`).
     #[arg(

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
+use tarjoman_engine::confidence::{Calibration, Signals, FEATURES};
 use tarjoman_engine::translate::Event;
+use tarjoman_eval::correlation::{lowest_fraction_gap, pearson, spearman};
 use tarjoman_eval::{check_aligned, read_lines};
 
 use super::args::RunArgs;
@@ -21,6 +23,12 @@ pub(super) fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         let lines = read_lines(ref_path)?;
         check_aligned(&args.src, sources.len(), ref_path, lines.len())?;
         refs.push(lines);
+    }
+    if args.skip > 0 {
+        sources.drain(..args.skip.min(sources.len()));
+        for lines in &mut refs {
+            lines.drain(..args.skip.min(lines.len()));
+        }
     }
     if let Some(limit) = args.limit {
         sources.truncate(limit);
@@ -78,6 +86,7 @@ pub(super) fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
     let bar = line_bar(sources.len() as u64);
     let started = Instant::now();
     let mut pieces: Vec<Vec<String>> = vec![Vec::new(); sources.len()];
+    let mut signals: Vec<Vec<Signals>> = vec![Vec::new(); sources.len()];
     let mut warnings = 0usize;
     let mut retried = 0usize;
     let docs: Vec<&str> = sources.iter().map(String::as_str).collect();
@@ -89,6 +98,7 @@ pub(super) fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
                 warnings += r.warnings.len();
                 retried += usize::from(r.retried);
                 pieces[doc].push(r.translation.clone());
+                signals[doc].extend(r.signals.clone());
             }
             // Lines finish out of order when --chains parts translate side
             // by side: count them as they finish.
@@ -112,12 +122,15 @@ pub(super) fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
     let scores = compute_scores(&hyps, &refs, &args.metrics, false)?;
+    let lines = line_confidence(&hyps, &refs, &signals)?;
+    let agreement = confidence_agreement(&lines);
     let per_sec = |tokens: usize, ms: u64| (ms > 0).then(|| tokens as f64 * 1000.0 / ms as f64);
     let record = json!({
         "tarjoman": env!("CARGO_PKG_VERSION"),
         "model": loaded.name(),
         "src": args.src.display().to_string(),
         "refs": args.refs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "skip": args.skip,
         "lines": sources.len(),
         "sentences": totals.sentences,
         "settings": settings,
@@ -134,6 +147,7 @@ pub(super) fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
         "decode_tok_s": per_sec(totals.output_tokens, totals.decode_ms),
         "warnings": warnings,
         "retried_sentences": retried,
+        "confidence": agreement,
     });
     if let Some(dir) = &args.output {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -142,6 +156,12 @@ pub(super) fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
             writeln!(hyp_file.writer(), "{line}")?;
         }
         hyp_file.commit()?;
+        let mut lines_file = AtomicOutput::create(&dir.join("lines.jsonl"))?;
+        for line in &lines {
+            serde_json::to_writer(lines_file.writer(), line)?;
+            writeln!(lines_file.writer())?;
+        }
+        lines_file.commit()?;
         let mut run_file = AtomicOutput::create(&dir.join("run.json"))?;
         serde_json::to_writer_pretty(run_file.writer(), &record)?;
         writeln!(run_file.writer())?;
@@ -164,9 +184,78 @@ pub(super) fn run_translate_and_score(args: RunArgs) -> Result<ExitCode> {
             per_sec(totals.output_tokens, totals.decode_ms).unwrap_or(0.0),
             loaded.name(),
         )?;
+        if let Some(a) = agreement.as_object() {
+            writeln!(
+                out,
+                "confidence against sentence chrF++ ({} lines): Spearman {:.3}, Pearson {:.3}; \
+                 least confident fifth {:.2}, the rest {:.2}",
+                a["lines"],
+                a["spearman"].as_f64().unwrap_or(f64::NAN),
+                a["pearson"].as_f64().unwrap_or(f64::NAN),
+                a["lowest_fifth_chrf_pp"].as_f64().unwrap_or(f64::NAN),
+                a["rest_chrf_pp"].as_f64().unwrap_or(f64::NAN),
+            )?;
+        }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Per line of the test set: its sentences' signals pooled, the
+/// confidence and features computed from them, and the line's sentence
+/// chrF++ against the references.
+fn line_confidence(
+    hyps: &[String],
+    refs: &[Vec<String>],
+    signals: &[Vec<Signals>],
+) -> Result<Vec<Value>> {
+    let calibration = Calibration::builtin();
+    let mut lines = Vec::with_capacity(hyps.len());
+    for (i, hyp) in hyps.iter().enumerate() {
+        let line_refs: Vec<&str> = refs.iter().map(|r| r[i].as_str()).collect();
+        let chrf = tarjoman_eval::sentence_chrf_pp(hyp, &line_refs)?.score;
+        let pooled = Signals::pool(&signals[i]);
+        let features = pooled.as_ref().map(|p| {
+            FEATURES
+                .iter()
+                .zip(p.features())
+                .map(|(name, x)| (name.to_string(), json!(x)))
+                .collect::<Map<String, Value>>()
+        });
+        let confidence = pooled
+            .as_ref()
+            .zip(calibration)
+            .map(|(p, c)| c.confidence(p));
+        lines.push(json!({
+            "line": i + 1,
+            "chrf_pp": chrf,
+            "confidence": confidence,
+            "features": features,
+            "signals": pooled,
+        }));
+    }
+    Ok(lines)
+}
+
+/// How well the lines' confidence ranks their sentence chrF++, over the
+/// lines that have one: Spearman, Pearson, and the mean chrF++ of the
+/// least confident fifth against the other four fifths.
+fn confidence_agreement(lines: &[Value]) -> Value {
+    let (conf, chrf): (Vec<f64>, Vec<f64>) = lines
+        .iter()
+        .filter_map(|l| Some((l["confidence"].as_f64()?, l["chrf_pp"].as_f64()?)))
+        .unzip();
+    let gap = lowest_fraction_gap(&conf, &chrf, 0.2);
+    match (spearman(&conf, &chrf), pearson(&conf, &chrf), gap) {
+        (Some(s), Some(p), Some((low, rest))) => json!({
+            "lines": conf.len(),
+            "spearman": s,
+            "pearson": p,
+            "lowest_fifth_chrf_pp": low,
+            "rest_chrf_pp": rest,
+        }),
+        _ => Value::Null,
+    }
 }
 
 /// A line-count progress bar on stderr (drawn only on a terminal).
