@@ -497,7 +497,11 @@ async fn drive(server: &Server, port: u16, article: &str, lines: usize, shot: &P
                             srcTop: Math.round(src.getBoundingClientRect().top),
                             tgtTop: Math.round(tgt.getBoundingClientRect().top),
                             english: tgt.textContent.trim(),
-                            sentences: tgt.querySelectorAll('.s').length };
+                            sentences: tgt.querySelectorAll('.s').length,
+                            shaded: [...tgt.querySelectorAll('.s')].filter((s) =>
+                              s.dataset.confidence !== undefined &&
+                              ['conf-low', 'conf-mid', 'conf-high']
+                                .filter((c) => s.classList.contains(c)).length === 1).length };
                  }),
                };"#,
             vec![],
@@ -517,6 +521,8 @@ async fn drive(server: &Server, port: u16, article: &str, lines: usize, shot: &P
             "no English: {row}"
         );
         assert!(row["sentences"].as_u64().unwrap() >= 1, "{row}");
+        // Every sentence is shaded by its confidence (one band each).
+        assert_eq!(row["shaded"], row["sentences"], "{row}");
     }
     // Hovering a sentence highlights its pair.
     let english = client

@@ -108,6 +108,9 @@ pub struct Report {
     /// The lines where the first system's sentence chrF is lowest, worst
     /// first.
     pub worst: Vec<LineExample>,
+    /// Per system, the translator's own confidence in each line (0-1),
+    /// where its run recorded one ([`Report::set_confidence`]).
+    pub confidence: Vec<Option<Vec<f64>>>,
 }
 
 impl Report {
@@ -280,7 +283,44 @@ impl Report {
             metrics,
             sentence_chrf,
             worst,
+            confidence: vec![None; systems.len()],
         })
+    }
+
+    /// Attaches system `system`'s per-line confidence (0-1): the HTML page
+    /// then colors its lines by it and shows how well it ranks the lines'
+    /// sentence chrF2. Errors if the count differs from the test set's.
+    pub fn set_confidence(&mut self, system: usize, values: Vec<f64>) -> Result<()> {
+        if values.len() != self.lines {
+            return Err(Error::LineCountMismatch {
+                what: format!(
+                    "the confidence of {}",
+                    self.systems.get(system).map_or("?", |s| s)
+                ),
+                expected: self.lines,
+                found: values.len(),
+            });
+        }
+        if let Some(slot) = self.confidence.get_mut(system) {
+            *slot = Some(values);
+        }
+        Ok(())
+    }
+
+    /// Per system with a confidence: Spearman's and Pearson's correlation
+    /// of confidence with sentence chrF2, and the mean sentence chrF2 of
+    /// the least confident fifth of lines against the rest.
+    pub fn confidence_agreement(&self) -> Vec<Option<[f64; 4]>> {
+        use crate::correlation::{lowest_fraction_gap, pearson, spearman};
+        self.confidence
+            .iter()
+            .zip(&self.sentence_chrf)
+            .map(|(conf, chrf)| {
+                let conf = conf.as_ref()?;
+                let (low, rest) = lowest_fraction_gap(conf, chrf, 0.2)?;
+                Some([spearman(conf, chrf)?, pearson(conf, chrf)?, low, rest])
+            })
+            .collect()
     }
 
     /// The metric table as GitHub-flavored Markdown: `score (mean ± CI)`
@@ -323,6 +363,27 @@ impl Report {
              ROUGE-L is the mean line F1 x 100.\n",
             md_escape(&self.systems[0])
         );
+        let agreement = self.confidence_agreement();
+        if agreement.iter().any(Option::is_some) {
+            out.push_str(
+                "| System | confidence: Spearman | Pearson | least confident fifth | the rest |\n\
+                 |---|---:|---:|---:|---:|\n",
+            );
+            for (s, a) in agreement.iter().enumerate() {
+                if let Some([rho, r, low, rest]) = a {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {rho:.3} | {r:.3} | {low:.2} | {rest:.2} |",
+                        md_escape(&self.systems[s])
+                    );
+                }
+            }
+            out.push_str(
+                "\nConfidence: each system's own per-line confidence against its sentence \
+                 chrF2 (correlations; mean sentence chrF2 of the least confident fifth of lines \
+                 and of the rest).\n\n",
+            );
+        }
         out.push_str("Signatures:\n\n");
         for metric in &self.metrics {
             let _ = writeln!(out, "- {}: `{}`", metric.name, metric.signature);

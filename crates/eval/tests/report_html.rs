@@ -218,3 +218,35 @@ fn summaries_add_stemmed_rouge_1_2_and_lsum_with_tab_separated_sentences() {
     let lsum = corpus.sentence_f1(RougeType::RougeLsum)[0];
     assert!((lsum - 1.0).abs() < 1e-9, "{lsum}");
 }
+
+#[test]
+fn a_systems_confidence_shades_its_lines_and_is_scored_against_sentence_chrf() {
+    let (mut report, _) = two_systems();
+    let plain = report.html();
+    assert!(!plain.contains("<h2>Confidence</h2>"));
+    // A confidence that is the sentence chrF itself ranks lines perfectly.
+    let conf: Vec<f64> = report.sentence_chrf[0].iter().map(|c| c / 100.0).collect();
+    let short = conf[..conf.len() - 1].to_vec();
+    assert!(matches!(
+        report.set_confidence(0, short),
+        Err(Error::LineCountMismatch { .. })
+    ));
+    report
+        .set_confidence(0, conf.clone())
+        .expect("one per line");
+    let agreement = report.confidence_agreement();
+    let [rho, r, low, rest] = agreement[0].expect("system 0 has a confidence");
+    assert!(
+        (rho - 1.0).abs() < 1e-9 && (r - 1.0).abs() < 1e-9,
+        "{rho} {r}"
+    );
+    assert!(low < rest);
+    assert!(agreement[1].is_none());
+    let html = report.html();
+    assert!(html.contains("<h2>Confidence</h2>"));
+    let worst = &report.worst[0];
+    let shade = format!("hsl({}, 70%, 90%)", (conf[worst.line] * 120.0).round());
+    assert!(html.contains(&shade), "the worst line is shaded {shade}");
+    assert!(html.contains(&format!("confidence {:.2}", conf[worst.line])));
+    assert!(report.markdown().contains("| confidence: Spearman |"));
+}

@@ -71,6 +71,21 @@ function sentenceSpan(text, index, lang) {
   return span;
 }
 
+// Confidence bands, as `tarjoman translate --mark-uncertain` draws the line
+// (its default threshold is the upper edge of "low").
+const CONFIDENCE_LOW = 0.5;
+const CONFIDENCE_HIGH = 0.75;
+
+// Shades an English sentence by the translator's confidence in it: the
+// low ones are the ones to check against the Persian first.
+function showConfidence(span, confidence) {
+  if (typeof confidence !== "number") return;
+  const band = confidence < CONFIDENCE_LOW ? "low" : confidence < CONFIDENCE_HIGH ? "mid" : "high";
+  span.classList.add("conf-" + band);
+  span.dataset.confidence = confidence.toFixed(2);
+  span.title = "confidence " + confidence.toFixed(2) + (band === "low" ? ": check this sentence" : "");
+}
+
 function showRecord(record) {
   state.records.push(record);
   const entry = state.rows.get(record.line);
@@ -86,9 +101,10 @@ function showRecord(record) {
   }
   if (entry.count > 0) entry.tgt.append(" ");
   const english = sentenceSpan(record.translation, record.index, "en");
+  showConfidence(english, record.confidence);
   if (record.warnings && record.warnings.length) {
     english.classList.add("warn");
-    english.title = record.warnings.join("\n");
+    english.title = [english.title, ...record.warnings].filter(Boolean).join("\n");
     const mark = document.createElement("span");
     mark.className = "mark";
     mark.textContent = "⚠";

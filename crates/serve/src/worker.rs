@@ -52,7 +52,11 @@ pub enum Update {
     /// Whitespace between sentences of document `doc` of the request.
     Verbatim { doc: usize, text: String },
     /// A translated sentence (or passed-through metadata) of document `doc`.
-    Record { doc: usize, record: SentenceRecord },
+    /// Boxed: a record is large beside the other variants.
+    Record {
+        doc: usize,
+        record: Box<SentenceRecord>,
+    },
     /// Every document of the request is translated.
     Done,
     /// The model failed; nothing more comes.
@@ -430,7 +434,7 @@ fn translate(
                     .fetch_add(record.output_tokens as u64, Ordering::Relaxed);
                 Update::Record {
                     doc: local,
-                    record: record.clone(),
+                    record: Box::new(record.clone()),
                 }
             }
             Event::Translated => return Ok(()),

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -13,6 +14,29 @@ use tarjoman_eval::{check_aligned, read_lines};
 
 use super::args::{file_label, NamedFile, ReportArgs};
 use crate::input::AtomicOutput;
+
+/// The per-line confidence `eval run` recorded beside a system's
+/// `hyp.txt` (in `lines.jsonl`), if it did, for every line.
+fn run_confidence(hyp: &Path) -> Result<Option<Vec<f64>>> {
+    let Some(lines) = hyp.parent().map(|d| d.join("lines.jsonl")) else {
+        return Ok(None);
+    };
+    if hyp.file_name() != Some("hyp.txt".as_ref()) || !lines.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&lines)
+        .with_context(|| format!("cannot read {}", lines.display()))?;
+    let mut values = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let record: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{} line {}: not a JSON object", lines.display(), i + 1))?;
+        match record["confidence"].as_f64() {
+            Some(c) => values.push(c),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(values))
+}
 
 pub(super) fn run_report(args: ReportArgs) -> Result<ExitCode> {
     let refs = read_lines(&args.reference)?;
@@ -63,7 +87,12 @@ pub(super) fn run_report(args: ReportArgs) -> Result<ExitCode> {
         refs.len(),
         args.samples
     );
-    let report = Report::build(&systems, &[refs], source.as_deref(), &options)?;
+    let mut report = Report::build(&systems, &[refs], source.as_deref(), &options)?;
+    for (s, NamedFile { path, .. }) in args.systems.iter().enumerate() {
+        if let Some(values) = run_confidence(path)? {
+            report.set_confidence(s, values)?;
+        }
+    }
 
     let mut html = AtomicOutput::create(&args.output)?;
     html.writer()

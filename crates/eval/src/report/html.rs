@@ -65,6 +65,7 @@ impl Report {
             self.histogram_svg()
         );
 
+        out.push_str(&self.confidence_html());
         out.push_str(&self.worst_table_html());
 
         out.push_str("<details class=\"signatures\"><summary>Signatures</summary><ul>\n");
@@ -355,9 +356,17 @@ impl Report {
             }
             let _ = write!(out, "<td class=\"ref\">{}</td>", esc(&line.reference));
             for (s, (hyp, chrf)) in line.hyps.iter().zip(&line.chrf).enumerate() {
+                let conf = self.confidence[s].as_ref().and_then(|c| c.get(line.line));
+                let (style, label) = match conf {
+                    Some(&c) => (
+                        format!(" style=\"background:{}\"", confidence_color(c)),
+                        format!(" <span class=\"conf\">confidence {c:.2}</span>"),
+                    ),
+                    None => (String::new(), String::new()),
+                };
                 let _ = write!(
                     out,
-                    "<td class=\"hyp\"><span class=\"badge\" style=\"border-color:{}\">{:.1}</span> {}</td>",
+                    "<td class=\"hyp\"{style}><span class=\"badge\" style=\"border-color:{}\">{:.1}</span>{label} {}</td>",
                     color(s),
                     chrf,
                     esc(hyp)
@@ -368,6 +377,48 @@ impl Report {
         out.push_str("</tbody>\n</table></div>\n</section>\n");
         out
     }
+}
+
+impl Report {
+    /// How well each system's own confidence ranked its lines (nothing
+    /// when no system has one).
+    fn confidence_html(&self) -> String {
+        let agreement = self.confidence_agreement();
+        if agreement.iter().all(Option::is_none) {
+            return String::new();
+        }
+        let mut out = String::from(
+            "<section><h2>Confidence</h2>\n<p class=\"note\">How well each system's own \
+             per-line confidence ranks its sentence chrF2: rank (Spearman) and linear \
+             (Pearson) correlation, and the mean sentence chrF2 of the least confident fifth of \
+             lines against the other four fifths. Lines below are shaded from red (low \
+             confidence) to green (high).</p>\n<table class=\"scores\"><thead><tr>\
+             <th>System</th><th class=\"num\">Spearman</th><th class=\"num\">Pearson</th>\
+             <th class=\"num\">least confident fifth</th><th class=\"num\">the rest</th>\
+             </tr></thead>\n<tbody>\n",
+        );
+        for (s, a) in agreement.iter().enumerate() {
+            let Some([rho, r, low, rest]) = a else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td><span class=\"swatch\" style=\"background:{}\"></span>{}</td>\
+                 <td class=\"num\">{rho:.3}</td><td class=\"num\">{r:.3}</td>\
+                 <td class=\"num\">{low:.2}</td><td class=\"num\">{rest:.2}</td></tr>",
+                color(s),
+                esc(&self.systems[s])
+            );
+        }
+        out.push_str("</tbody>\n</table>\n</section>\n");
+        out
+    }
+}
+
+/// A light background from red (confidence 0) through yellow to green (1).
+fn confidence_color(c: f64) -> String {
+    let hue = (c.clamp(0.0, 1.0) * 120.0).round();
+    format!("hsl({hue}, 70%, 90%)")
 }
 
 fn color(system: usize) -> &'static str {
@@ -424,6 +475,7 @@ header h1 { margin: 0 0 4px; font-size: 26px; }
 h2 { font-size: 19px; margin: 30px 0 10px; }
 .summary, .note { color: var(--muted); margin: 4px 0 10px; }
 .note { font-size: 13px; }
+.conf { color: var(--muted); font-size: 12px; }
 .legend { list-style: none; padding: 0; margin: 10px 0 0; display: flex; flex-wrap: wrap; gap: 6px 18px; }
 .swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 6px; vertical-align: baseline; }
 table { border-collapse: collapse; background: var(--card); }
