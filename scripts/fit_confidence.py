@@ -8,6 +8,10 @@ whether a line's sentence chrF++ reaches a threshold.
         --model qwen2.5-coder-1.5b-instruct \
         -o crates/engine/src/confidence/calibration.json
 
+    # Reliability on held-out lines (their confidences as tarjoman computed them):
+    tarjoman eval run --src test.fa --ref test.en --skip 700 --limit 700 -o runs/held
+    scripts/fit_confidence.py --reliability runs/held/lines.jsonl
+
 Every feature has a direction known before fitting (a more probable
 output, fewer missing numbers and names, fewer failed checks can only
 raise the confidence; length ratio and source length are free). A
@@ -94,14 +98,37 @@ def fit(x, y, active):
     return weights, beta[0]
 
 
+def reliability(path, threshold, bins=5):
+    """Prints, per band of confidence, the lines in it, their mean
+    confidence and the share that reached the threshold: a calibrated
+    confidence has the two close."""
+    rows = [r for r in read(path) if r.get("confidence") is not None]
+    print(f"{'confidence':>12} {'lines':>6} {'mean':>6} {'share >= ' + str(threshold):>16}")
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        band = [r for r in rows if lo <= r["confidence"] < hi or (b == bins - 1 and r["confidence"] == 1)]
+        if not band:
+            continue
+        mean = sum(r["confidence"] for r in band) / len(band)
+        share = sum(r["chrf_pp"] >= threshold for r in band) / len(band)
+        print(f"{lo:5.1f} - {hi:3.1f} {len(band):6d} {mean:6.3f} {share:16.3f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("lines", help="lines.jsonl of an eval run")
+    ap.add_argument("--reliability", action="store_true",
+                    help="print the run's confidence against the share of good lines, per band")
     ap.add_argument("--threshold", type=float, default=40.0,
                     help="sentence chrF++ a line must reach to count as good (default 40)")
-    ap.add_argument("--model", required=True, help="the model whose signals these are")
+    ap.add_argument("--model", help="the model whose signals these are (required to fit)")
     ap.add_argument("-o", "--output", help="write the calibration JSON here")
     args = ap.parse_args()
+    if args.reliability:
+        reliability(args.lines, args.threshold)
+        return
+    if not args.model:
+        ap.error("--model is required to fit")
 
     rows = read(args.lines)
     names = list(DIRECTION)

@@ -32,7 +32,6 @@ struct Cli {
 enum Command {
     Translate(commands::translate::Args),
     Summarize(commands::summarize::Args),
-    Check(commands::check::Args),
     Models(commands::models::Args),
     Manifest(commands::manifest::Args),
     Eval(commands::eval::Args),
@@ -48,7 +47,6 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Translate(args) => commands::translate::run(args),
         Command::Summarize(args) => commands::summarize::run(args),
-        Command::Check(args) => commands::check::run(args),
         Command::Models(args) => commands::models::run(args),
         Command::Manifest(args) => commands::manifest::run(args),
         Command::Eval(args) => commands::eval::run(args),

@@ -2,7 +2,6 @@
 //! `run(args) -> anyhow::Result<ExitCode>`.
 
 pub mod bench;
-pub mod check;
 pub mod eval;
 pub mod manifest;
 pub mod models;

@@ -228,12 +228,17 @@ impl<'m> Translator<'m> {
 
     /// Normalizes a sentence and measures it in the model's tokens (an
     /// encoder-decoder model: tokenizes it as the encoder's input).
-    /// How much to trust a given `translation` of `source` (one sentence
-    /// or line): the [`Signals`] the pipeline would record had the model
-    /// written it, from the model's probability of its words after the
-    /// sentence's prompt (with the user's glossary note, without context)
-    /// and the checks. For translations made elsewhere (a person's draft,
-    /// another system); prompted models only.
+    /// The [`Signals`] of a given `translation` of `source` (one sentence
+    /// or line), as the pipeline would record them had the model written
+    /// it: the model's probability of its words after the sentence's
+    /// prompt (with the user's glossary note, without context) and the
+    /// checks. Prompted models only.
+    ///
+    /// For comparing candidates of the same sentence: the calibration was
+    /// fitted on the model's own translations, and a faithful translation
+    /// worded unlike the model's own gets low probabilities, so the
+    /// confidence of text the model did not write is a ranking, not a
+    /// calibrated probability.
     pub fn score(&mut self, source: &str, translation: &str) -> Result<Signals> {
         let prepared = self.prepare(source)?;
         let Prompter::Chat(chat) = &self.prompter else {
