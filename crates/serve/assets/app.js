@@ -101,6 +101,8 @@ function showRecord(record) {
   }
   if (entry.count > 0) entry.tgt.append(" ");
   const english = sentenceSpan(record.translation, record.index, "en");
+  // Metadata (a leading date line) passes through untranslated, unscored.
+  if (record.kind === "metadata") english.classList.add("meta");
   showConfidence(english, record.confidence);
   if (record.warnings && record.warnings.length) {
     english.classList.add("warn");
