@@ -257,6 +257,14 @@ pub fn glossary_note(terms: &[&GlossaryEntry]) -> Option<String> {
     Some(format!("{} {}.", NOTE_PHRASES[3], pairs.join("; ")))
 }
 
+/// The note of a sentence's first prompt: the user's own terms among
+/// `terms` (place names go to the model only with a retry, when the
+/// first translation dropped one, so they cost time only there).
+pub fn first_note(terms: &[&GlossaryEntry]) -> Option<String> {
+    let mine: Vec<&GlossaryEntry> = terms.iter().copied().filter(|t| t.is_users()).collect();
+    glossary_note(&mine)
+}
+
 /// Text as glossary matching sees it: normalized (yeh, kaf, digits) and
 /// without zero-width non-joiners, which writers use inconsistently.
 fn match_key(text: &str) -> String {

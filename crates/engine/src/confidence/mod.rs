@@ -48,7 +48,6 @@ pub struct Signals {
 impl Signals {
     /// The signals of one translation of `source`, decoded with token
     /// log-probabilities `logprobs`.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         source: &str,
         translation: &str,

@@ -119,14 +119,13 @@ pub(crate) fn logprob(logits: &Tensor, tokens: &[u32]) -> Result<f32> {
     if !max.is_finite() {
         return Ok(f32::NEG_INFINITY);
     }
-    let mass =
-        |ids: &mut dyn Iterator<Item = f32>| -> f64 { ids.map(|v| f64::from(v - max).exp()).sum() };
-    let chosen = mass(
-        &mut tokens
-            .iter()
-            .filter_map(|&t| values.get(t as usize).copied()),
-    );
-    let all = mass(&mut values.iter().copied());
+    let mass = |v: f32| f64::from(v - max).exp();
+    let chosen: f64 = tokens
+        .iter()
+        .filter_map(|&t| values.get(t as usize))
+        .map(|&v| mass(v))
+        .sum();
+    let all: f64 = values.iter().map(|&v| mass(v)).sum();
     Ok((chosen.ln() - all.ln()) as f32)
 }
 

@@ -22,7 +22,7 @@ use super::stats::{
 };
 use crate::confidence::Signals;
 use crate::generate::{generate_beam, generate_many, Generation, GenerationConfig, Job, JobSource};
-use crate::guard::{diagnose, glossary_note, retry_note, Failure, Glossary, GlossaryEntry};
+use crate::guard::{diagnose, first_note, retry_note, Failure, Glossary, GlossaryEntry};
 use crate::Result;
 
 /// A document cut into the pieces the pipeline handles: sentences (or,
@@ -387,16 +387,9 @@ where
         let s = &self.sentences[sentence];
         match self.prompter {
             Prompter::Chat(chat) => {
-                // The user's terms go to the model from the start; place
-                // names only with a retry, when the first translation
-                // dropped one, so they cost time only there.
                 let note = match retry {
                     true => Some(retry_note(&s.text, &s.terms)),
-                    false => {
-                        let mine: Vec<&GlossaryEntry> =
-                            s.terms.iter().copied().filter(|t| t.is_users()).collect();
-                        glossary_note(&mine)
-                    }
+                    false => first_note(&s.terms),
                 };
                 chat.ids(&s.text, &self.context(sentence), note.as_deref())
             }

@@ -18,7 +18,7 @@ use super::run::{self, cut, Prepared};
 use super::stats::{DocumentStats, Event};
 use crate::confidence::Signals;
 use crate::generate::{logprob, StopReason};
-use crate::guard::{diagnose, glossary_note, GlossaryEntry};
+use crate::guard::{diagnose, first_note};
 use crate::prompt::PromptBook;
 use crate::Result;
 
@@ -250,8 +250,7 @@ impl<'m> Translator<'m> {
         };
         let glossary = self.opts.glossary.clone().unwrap_or_default();
         let terms = glossary.find(&prepared.text);
-        let mine: Vec<&GlossaryEntry> = terms.iter().copied().filter(|t| t.is_users()).collect();
-        let note = glossary_note(&mine);
+        let note = first_note(&terms);
         let (prompt, _) = chat.ids(&prepared.text, &[], note.as_deref())?;
         let answer = tarjoman_models::tokenizer::encode(&chat.tokenizer, translation.trim())?;
         let lm = self.model.lm();
