@@ -11,7 +11,8 @@
 //! - [`mod@normalize`]: one spelling for letters, digits and spaces, and the
 //!   zero-width non-joiners that copy-paste loses ([`repair_zwnj`]);
 //! - [`mod@script`]: a cheap guess at the language, for routing;
-//! - [`mod@numbers`]: the numbers and Latin tokens a translation must keep.
+//! - [`mod@numbers`]: the numbers and Latin tokens a translation must keep;
+//! - [`mod@romanize`]: a guessed Latin spelling for a Persian name.
 //!
 //! Segment the original text first, then normalise each sentence:
 //!
@@ -34,6 +35,7 @@ mod error;
 pub mod input;
 pub mod normalize;
 pub mod numbers;
+pub mod romanize;
 pub mod script;
 pub mod segment;
 
@@ -41,5 +43,6 @@ pub use error::{BinaryEvidence, Error, Result, Utf16Problem};
 pub use input::{decode, decode_with_limit, DEFAULT_MAX_BYTES};
 pub use normalize::{normalize, repair_zwnj, DigitMode, NormalizeOptions, ZWNJ};
 pub use numbers::{extract_numbers, latin_tokens};
+pub use romanize::romanize;
 pub use script::{detect, has_arabic_script, persian_letter_ratio, Lang};
 pub use segment::{segment, sentences, Piece, PieceKind};
