@@ -40,8 +40,8 @@ cargo build --release --locked
 # gemma-3-270m and qwen2.5-coder-1.5b-instruct: their GGUF-built tokenizers
 # are checked against their tokenizer.json files
 # (crates/models/tests/gguf_tokenizers.rs). cldr-names-48: the built-in
-# place names.
-for model in smollm2-135m-instruct all-minilm-l6-v2 gemma-3-270m qwen2.5-coder-1.5b-instruct cldr-names-48; do
+# place names; lilak-fa-words: the word list that tells possible names.
+for model in smollm2-135m-instruct all-minilm-l6-v2 gemma-3-270m qwen2.5-coder-1.5b-instruct cldr-names-48 lilak-fa-words; do
   target/release/tarjoman models pull "$model"
 done
 # Tests run several models at once (parallel test threads, CLI

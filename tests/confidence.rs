@@ -137,3 +137,51 @@ fn translate_reports_confidence_and_marks_uncertain_sentences() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a confidence threshold"));
 }
+
+#[test]
+fn retry_below_retries_sentences_that_pass_but_are_unsure() {
+    // Three sentences of the fixture, on the small model.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("three.fa.txt");
+    let text: Vec<String> = std::fs::read_to_string(fixture("source.fa.txt"))
+        .unwrap()
+        .lines()
+        .take(3)
+        .map(str::to_string)
+        .collect();
+    std::fs::write(&input, text.join("\n") + "\n").unwrap();
+    let records = |extra: &[&str]| {
+        let mut cmd = bin();
+        cmd.args(["translate", "--model", SMALL_MODEL, "--no-names", "--json"]);
+        cmd.args(extra).arg(&input);
+        json_lines(&run(&mut cmd))
+    };
+    let retried = |records: &[Value]| {
+        records
+            .iter()
+            .filter(|r| r["retried"].as_bool() == Some(true))
+            .count()
+    };
+    // Every confidence is below 1, so every sentence is retried, whether
+    // or not it failed a check; each keeps a translation and a confidence.
+    let all = records(&["--retry-below", "1"]);
+    assert_eq!(all.len(), 3);
+    assert_eq!(retried(&all), 3, "{all:?}");
+    assert!(all.iter().all(|r| r["confidence"].as_f64().is_some()));
+    // 0 is the default: failing sentences only, the earliest of equals.
+    let text = |records: &[Value]| -> Vec<String> {
+        records
+            .iter()
+            .map(|r| r["translation"].to_string())
+            .collect()
+    };
+    assert_eq!(text(&records(&[])), text(&records(&["--retry-below", "0"])));
+    // A threshold outside 0-1 is refused by name.
+    let out = bin()
+        .args(["translate", "--retry-below", "2"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a confidence threshold"));
+}

@@ -261,6 +261,22 @@ pub fn resolve_embedder() -> Result<PathBuf> {
     Ok(ensure(&entry)?.dir)
 }
 
+/// The built-in Persian word list (Lilak), fetched on first use like a
+/// model: the words a possible name is told from.
+pub fn load_words() -> Result<tarjoman_engine::words::WordList> {
+    let manifest = Manifest::builtin()?;
+    let entry = manifest
+        .default_model(Task::Words)
+        .context("the manifest names no word list")?
+        .clone();
+    let path = ensure(&entry)?.dir.join("index.dic");
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(tarjoman_engine::words::WordList::parse(
+        &path.display().to_string(),
+        &bytes,
+    )?)
+}
+
 /// The built-in gazetteer's place names (Unicode CLDR), fetched on first
 /// use like a model.
 pub fn load_places() -> Result<Vec<tarjoman_engine::guard::GlossaryEntry>> {

@@ -5,4 +5,4 @@ mod model;
 mod translation;
 
 pub use model::ModelArgs;
-pub use translation::TranslationArgs;
+pub use translation::{confidence_threshold, TranslationArgs};

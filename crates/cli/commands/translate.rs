@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use tarjoman_engine::translate::Event;
 
-use crate::args::{ModelArgs, TranslationArgs};
+use crate::args::{confidence_threshold, ModelArgs, TranslationArgs};
 use crate::input::{read_document, require_persian, AtomicOutput};
 
 /// Translate a Persian document into English.
@@ -46,7 +46,7 @@ pub struct Args {
     /// when no value is given) in ⟦ ⟧, and list those sentences on stderr:
     /// the ones to check against the source first.
     #[arg(long, value_name = "THRESHOLD", num_args = 0..=1,
-          default_missing_value = UNCERTAIN_DEFAULT, value_parser = threshold)]
+          default_missing_value = UNCERTAIN_DEFAULT, value_parser = confidence_threshold)]
     pub mark_uncertain: Option<f64>,
 
     #[command(flatten)]
@@ -152,15 +152,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 /// `--mark-uncertain`'s threshold when none is given.
 const UNCERTAIN_DEFAULT: &str = "0.5";
-
-fn threshold(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(t) if (0.0..=1.0).contains(&t) => Ok(t),
-        _ => Err(format!(
-            "{s:?} is not a confidence threshold between 0 and 1"
-        )),
-    }
-}
 
 fn rate(tokens: usize, ms: u64) -> f64 {
     if ms == 0 {

@@ -105,6 +105,14 @@ impl fmt::Display for Failure {
                 f,
                 "place name {source} = {target} is not in the translation"
             ),
+            Failure::MissingTerm {
+                source,
+                target,
+                origin: TermOrigin::Romanized,
+            } => write!(
+                f,
+                "possible name {source} = {target} is not in the translation"
+            ),
         }
     }
 }
@@ -218,15 +226,16 @@ fn repetition(text: &str) -> Option<String> {
 /// The fixed phrases of the prompt notes. No news sentence contains them,
 /// so a translation that does has copied the note (small models do, as a
 /// parenthesis after the translation).
-const NOTE_PHRASES: [&str; 4] = [
+const NOTE_PHRASES: [&str; 5] = [
     "Answer in English only",
     "Keep these numbers:",
     "Keep these names:",
     "Use these translations:",
+    "Possible names, spelling guessed:",
 ];
 
 /// The note added to a retry's prompt: what the translation must contain.
-pub fn retry_note(source: &str, terms: &[&GlossaryEntry]) -> String {
+pub fn retry_note(source: &str, terms: &[&GlossaryEntry], hints: &[GlossaryEntry]) -> String {
     let mut parts = vec![format!("{}.", NOTE_PHRASES[0])];
     let numbers = extract_numbers(source);
     if !numbers.is_empty() {
@@ -241,6 +250,13 @@ pub fn retry_note(source: &str, terms: &[&GlossaryEntry]) -> String {
     }
     if let Some(note) = glossary_note(terms) {
         parts.push(note);
+    }
+    if !hints.is_empty() {
+        let pairs: Vec<String> = hints
+            .iter()
+            .map(|h| format!("{} = {}", h.source, h.target))
+            .collect();
+        parts.push(format!("{} {}.", NOTE_PHRASES[4], pairs.join("; ")));
     }
     parts.join(" ")
 }
@@ -279,6 +295,9 @@ pub enum TermOrigin {
     Glossary,
     /// The built-in gazetteer of place names ([`crate::names`]).
     Gazetteer,
+    /// A word the built-in word list does not know, with its romanized
+    /// spelling ([`crate::words::name_candidates`]): a hint, never checked.
+    Romanized,
 }
 
 /// One term: a Persian name or phrase and the English wanted for it.
@@ -398,6 +417,8 @@ pub struct Glossary {
     places: HashMap<String, usize>,
     /// The most words in a place name.
     longest: usize,
+    /// The word list that tells possible names ([`Self::hints`]).
+    words: Option<std::sync::Arc<crate::words::WordList>>,
 }
 
 /// Why a glossary file cannot be used.
@@ -486,6 +507,38 @@ impl Glossary {
             self.entries.push(place);
         }
         self
+    }
+
+    /// Adds the word list by which [`Self::hints`] tells possible names.
+    pub fn with_words(mut self, words: std::sync::Arc<crate::words::WordList>) -> Self {
+        self.words = Some(words);
+        self
+    }
+
+    /// Possible names in `sentence` that none of `found` (its glossary
+    /// terms and place names) covers, with romanized spellings
+    /// ([`crate::words::name_candidates`]); none without a word list.
+    pub fn hints(&self, sentence: &str, found: &[&GlossaryEntry]) -> Vec<GlossaryEntry> {
+        let Some(words) = &self.words else {
+            return Vec::new();
+        };
+        let normalized = normalize(sentence, &NormalizeOptions::default());
+        crate::words::name_candidates(&normalized, words)
+            .into_iter()
+            .filter_map(|(source, target)| {
+                let key = name_words(&source).join(" ");
+                let covered = found
+                    .iter()
+                    .any(|t| t.matcher.contains(&key) || key.contains(&t.matcher));
+                (!covered).then(|| GlossaryEntry {
+                    source,
+                    target,
+                    also: Vec::new(),
+                    origin: TermOrigin::Romanized,
+                    matcher: key,
+                })
+            })
+            .collect()
     }
 
     /// The user's terms and the place names, in that order.
@@ -681,7 +734,7 @@ mod tests {
     #[test]
     fn an_echoed_prompt_note_is_caught() {
         let source = "دو کشور ۲۶۰۰ کیلومتر مرز مشترک دارند و TTP در آن فعال است.";
-        let note = retry_note(source, &[]);
+        let note = retry_note(source, &[], &[]);
         let echoed =
             format!("The two countries share a 2,600 km border where the TTP is active. ({note})");
         assert_eq!(
@@ -694,7 +747,7 @@ mod tests {
 
     #[test]
     fn the_retry_note_lists_what_must_appear() {
-        let note = retry_note("۵۰ نفر در حمله به دفتر Reuters کشته شدند.", &[]);
+        let note = retry_note("۵۰ نفر در حمله به دفتر Reuters کشته شدند.", &[], &[]);
         assert!(
             note.contains("50") && note.contains("Reuters") && note.contains("English only"),
             "{note}"

@@ -38,6 +38,7 @@ pub mod names;
 pub mod prompt;
 pub mod summarize;
 pub mod translate;
+pub mod words;
 
 pub use error::{Error, Result};
 pub use model::TranslationModel;

@@ -371,4 +371,29 @@ mod tests {
             "{error}"
         );
     }
+
+    /// A hunspell word list of a few words, with flags as Lilak writes them.
+    fn words() -> crate::words::WordList {
+        let dic =
+            "7\nمجاهد/pasasosdsesfslsj\nکشور/pasasosgshsislsjsdsesf\nگفت\nاو\nشهر\nدر\nنزدیک\n";
+        crate::words::WordList::parse("index.dic", dic.as_bytes()).expect("parses")
+    }
+
+    #[test]
+    fn hints_leave_out_known_places_and_are_never_checked() {
+        let w = std::sync::Arc::new(words());
+        let glossary = Glossary::default()
+            .with_places(vec![GlossaryEntry::place("کابل", "Kabul", vec![]).unwrap()])
+            .with_words(w);
+        let sentence = "او در کابل و سپین بولدک گفت.";
+        let terms = glossary.find(sentence);
+        assert_eq!(terms.len(), 1);
+        let hints = glossary.hints(sentence, &terms);
+        assert_eq!(hints.len(), 1);
+        assert_eq!(hints[0].target, "Sapin Boldak");
+        assert_eq!(hints[0].origin, TermOrigin::Romanized);
+        // Only the gazetteer's name is checked.
+        let failures = diagnose(sentence, "He spoke in Kabul.", StopReason::Eos, &terms);
+        assert!(failures.is_empty(), "{failures:?}");
+    }
 }

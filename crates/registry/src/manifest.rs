@@ -36,6 +36,9 @@ pub enum Task {
     /// Place names in Persian and English (the built-in gazetteer): data,
     /// not a network.
     Names,
+    /// A Persian word list (the name detector's notion of an ordinary
+    /// word): data, not a network.
+    Words,
 }
 
 impl fmt::Display for Task {
@@ -44,6 +47,7 @@ impl fmt::Display for Task {
             Task::Generate => "generate",
             Task::Embed => "embed",
             Task::Names => "names",
+            Task::Words => "words",
         })
     }
 }
@@ -356,7 +360,7 @@ mod tests {
     #[test]
     fn builtin_manifest_parses_and_validates() {
         let m = Manifest::builtin().expect("built-in manifest is valid");
-        assert_eq!(m.models.len(), 5);
+        assert_eq!(m.models.len(), 6);
         let qwen = m.get("qwen2.5-coder-1.5b-instruct").expect("qwen listed");
         assert_eq!(qwen.task, Task::Generate);
         assert!(qwen.default);
@@ -385,6 +389,9 @@ mod tests {
             .files
             .iter()
             .all(|f| matches!(&f.source, Source::Npm(n) if n.version == "48.2.0")));
+        let words = m.default_model(Task::Words).expect("word list listed");
+        assert_eq!(words.name, "lilak-fa-words");
+        assert_eq!(words.files.len(), 1);
     }
 
     #[test]

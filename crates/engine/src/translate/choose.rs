@@ -4,14 +4,20 @@
 
 use crate::guard::Failure;
 
-/// The retry attempt to keep: the one whose checks fail least; among
-/// those, the one with the fewest numbers that are not in the source (an
-/// invented number is a sign of invented content, but not a failure on its
-/// own: dates and numbers in words legitimately come out as other digits);
-/// then the earliest, which is the greedy attempt.
-pub(crate) fn retry_choice(source: &str, texts: &[&str], failures: &[&[Failure]]) -> usize {
-    (0..texts.len())
-        .min_by_key(|&i| retry_key(source, texts[i], failures[i]))
+/// The retry attempt to keep, given each attempt's [`retry_key`] and
+/// confidence: the one whose checks fail least; among those, the one with
+/// the fewest numbers that are not in the source (an invented number is a
+/// sign of invented content, but not a failure on its own: dates and
+/// numbers in words legitimately come out as other digits); then the most
+/// confident; then the earliest, which is the greedy attempt.
+pub(crate) fn retry_choice(keys: &[((usize, usize), Option<f64>)]) -> usize {
+    (0..keys.len())
+        .min_by(|&a, &b| {
+            let (ka, ca) = keys[a];
+            let (kb, cb) = keys[b];
+            ka.cmp(&kb)
+                .then(cb.partial_cmp(&ca).unwrap_or(std::cmp::Ordering::Equal))
+        })
         .unwrap_or(0)
 }
 
@@ -106,11 +112,22 @@ mod tests {
         // be chosen over it, so the attempts after it are stopped.
         assert_eq!(retry_key(source, texts[2], failures[2]), (0, 0));
         assert_ne!(retry_key(source, texts[1], failures[1]), (0, 0));
-        // 1, 2 and 3 keep every number; 1 adds 1993, 2 and 3 add nothing,
-        // and 2 comes first.
-        assert_eq!(retry_choice(source, &texts, &failures), 2);
-        assert_eq!(retry_choice(source, &texts[..2], &failures[..2]), 1);
-        assert_eq!(retry_choice(source, &texts[..1], &failures[..1]), 0);
+        // 1, 2 and 3 keep every number; 1 adds 1993, 2 and 3 add nothing.
+        // With equal confidence, 2 comes first; a more confident 3 wins.
+        let keys = |conf: [Option<f64>; 4]| -> Vec<_> {
+            (0..4)
+                .map(|i| (retry_key(source, texts[i], failures[i]), conf[i]))
+                .collect()
+        };
+        let same = keys([Some(0.5); 4]);
+        assert_eq!(retry_choice(&same), 2);
+        assert_eq!(retry_choice(&same[..2]), 1);
+        assert_eq!(retry_choice(&same[..1]), 0);
+        assert_eq!(retry_choice(&keys([None; 4])), 2);
+        let surer = keys([Some(0.9), Some(0.9), Some(0.3), Some(0.6)]);
+        assert_eq!(retry_choice(&surer), 3);
+        // Confidence never outweighs a failed check.
+        assert_eq!(retry_choice(&surer[..2]), 1);
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub mod translator;
 
 pub use options::{
     ContextWindow, ModelKind, TranslateOptions, Unit, DEFAULT_BATCH, DEFAULT_BEAMS,
-    DEFAULT_CONTEXT_SENTENCES, DEFAULT_RETRY_ATTEMPTS, DOCUMENT_CHAINS, MIN_CHAIN_SENTENCES,
+    DEFAULT_CONTEXT_SENTENCES, DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BELOW, DOCUMENT_CHAINS,
+    MIN_CHAIN_SENTENCES,
 };
 pub use stats::{DocumentStats, Event, NameRecord, RecordKind, SentenceRecord, SentenceStats};
 pub use translator::Translator;

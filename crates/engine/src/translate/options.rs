@@ -32,6 +32,19 @@ pub struct TranslateOptions {
     /// kept (the earliest on ties), if it fails less than the first
     /// translation. With beam search a retry is one beam-searched attempt.
     pub retry_attempts: usize,
+    /// With `retry`, also retry a sentence whose first translation passes
+    /// every check but whose confidence ([`crate::confidence`]) is below
+    /// this, and keep, of the first translation and the retry's attempts
+    /// that fail least, the most confident (a retry's attempt that passes
+    /// every check settles it only when it is at least this confident).
+    /// The next sentence starts beside such a retry, with the first
+    /// translation as its context. 0 (the default) retries failing
+    /// sentences only and keeps the earliest of equals: on TICO-19 lines
+    /// 1401-1600, 0.2 retried 76 sentences instead of 17 for 1.34x the
+    /// generated and 1.64x the prefilled tokens, and moved chrF++ by -0.03
+    /// (p = 0.37) and BLEU by +0.19 (p = 0.20): the model's most confident
+    /// translation is mostly its first, greedy one.
+    pub retry_below: f64,
     /// Terms the translation must use, enforced through the prompt and
     /// checked in the output.
     pub glossary: Option<Glossary>,
@@ -227,6 +240,9 @@ pub(crate) const RETRY_REPEAT_PENALTY: f32 = 1.15;
 /// article 3 attempts cost 4.4 s (11%) over 1, 4 attempts 6.7 s.
 pub const DEFAULT_RETRY_ATTEMPTS: usize = 3;
 
+/// Default of [`TranslateOptions::retry_below`].
+pub const DEFAULT_RETRY_BELOW: f64 = 0.0;
+
 /// Default of [`TranslateOptions::context_sentences`], with a
 /// [`ContextWindow::Growing`] window: on 300 TICO-19 lines the same scores
 /// as one previous sentence (chrF++ 42.03 against 42.18, BLEU 18.31
@@ -264,6 +280,7 @@ impl Default for TranslateOptions {
             length_slack: 16,
             retry: true,
             retry_attempts: DEFAULT_RETRY_ATTEMPTS,
+            retry_below: DEFAULT_RETRY_BELOW,
             glossary: None,
             batch: DEFAULT_BATCH,
             candidates: 1,

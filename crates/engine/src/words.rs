@@ -1,0 +1,229 @@
+//! The built-in Persian word list, and the words of a sentence it does
+//! not know: possible names, each with a romanized spelling
+//! ([`tarjoman_text::romanize`]) to offer a model as a hint.
+
+use std::collections::HashSet;
+
+/// Why the word list cannot be used: not UTF-8, no word count, cut short.
+#[derive(Debug, thiserror::Error)]
+#[error("word list {file} {why}")]
+pub struct WordsError {
+    pub file: String,
+    pub why: String,
+}
+
+/// A Persian word list: the words of a hunspell dictionary (Lilak, npm
+/// `dictionary-fa`, `index.dic`: a line with the word count, then one word
+/// per line with its affix flags after `/`). A word of a sentence that is
+/// not in it, even without a common affix, may be a name
+/// ([`name_candidates`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WordList {
+    words: HashSet<String>,
+}
+
+/// Affixes that leave a word a dictionary word: plural, ezafe and
+/// indefinite `ی`, possessive, comparative and adverb endings, the
+/// negating `غیر` and the verb prefixes (Lilak lists stems, and hunspell's affix rules are not
+/// applied here).
+const SUFFIXES: [&str; 17] = [
+    "هایشان",
+    "هایش",
+    "هایی",
+    "های",
+    "ها",
+    "ترین",
+    "تر",
+    "شان",
+    "مان",
+    "تان",
+    "یان",
+    "انه",
+    "ان",
+    "ای",
+    "اش",
+    "ی",
+    "ش",
+];
+const PREFIXES: [&str; 6] = ["غیر", "نمی", "می", "بی", "ب", "ن"];
+
+/// A word as the word list is matched: Arabic yeh and kaf as Persian,
+/// without zero-width non-joiners, hamza marks or diacritics.
+fn word_key(word: &str) -> String {
+    word.chars()
+        .filter_map(|c| match c {
+            'ي' | 'ى' => Some('ی'),
+            'ك' => Some('ک'),
+            'ۀ' | 'ة' => Some('ه'),
+            '\u{200c}' | '\u{654}' | '\u{064B}'..='\u{0652}' | '\u{0670}' => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+impl WordList {
+    /// Reads a hunspell `.dic` file (`name` for errors). A file whose
+    /// words fall short of half its stated count is taken as cut short.
+    pub fn parse(name: &str, bytes: &[u8]) -> Result<Self, WordsError> {
+        let error = |why: &str| WordsError {
+            file: name.to_string(),
+            why: why.to_string(),
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| error("is not UTF-8 text"))?;
+        let mut lines = text.lines();
+        let count: usize = lines
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .ok_or_else(|| {
+                error("does not start with its word count (not a hunspell .dic file)")
+            })?;
+        let words: HashSet<String> = lines
+            .filter_map(|l| l.split('/').next())
+            .map(|w| word_key(w.trim()))
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.len() * 2 < count {
+            return Err(error(&format!(
+                "holds {} words of the {count} it announces (truncated?)",
+                words.len()
+            )));
+        }
+        Ok(Self { words })
+    }
+
+    /// Words in the list.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Whether `word` (Persian letters) is an ordinary word: in the list
+    /// as it is, without one of the common affixes, or (written with
+    /// zero-width non-joiners) made of parts that are.
+    pub fn knows(&self, word: &str) -> bool {
+        let key = word_key(word);
+        if self.known_key(&key) {
+            return true;
+        }
+        let parts: Vec<&str> = word.split('\u{200c}').filter(|p| !p.is_empty()).collect();
+        parts.len() > 1
+            && parts
+                .iter()
+                .all(|p| SUFFIXES.contains(p) || self.known_key(&word_key(p)))
+    }
+
+    fn known_key(&self, key: &str) -> bool {
+        let known = |w: &str| w.chars().count() >= 2 && self.words.contains(w);
+        known(key)
+            || SUFFIXES
+                .iter()
+                .any(|s| key.strip_suffix(s).is_some_and(&known))
+            || PREFIXES
+                .iter()
+                .any(|p| key.strip_prefix(p).is_some_and(&known))
+    }
+}
+
+/// The shortest word (in letters) taken as a possible name: shorter ones
+/// are mostly particles and abbreviations.
+const MIN_NAME_LETTERS: usize = 3;
+
+/// Words of `sentence` (normalized Persian) that may be names: words of
+/// Persian letters, at least [`MIN_NAME_LETTERS`] long, that `words` does
+/// not know ([`WordList::knows`]); neighbours separated by nothing but
+/// spaces form one name. Each comes with its romanized spelling
+/// ([`tarjoman_text::romanize`]), a guess to offer the model, never a
+/// check.
+pub fn name_candidates(sentence: &str, words: &WordList) -> Vec<(String, String)> {
+    let mut names: Vec<Vec<&str>> = Vec::new();
+    let mut open = false;
+    for piece in sentence.split_inclusive(|c: char| !is_word_char(c)) {
+        let word = piece.trim_end_matches(|c: char| !is_word_char(c));
+        let ends_run = word.len() != piece.len() && !piece.ends_with(char::is_whitespace);
+        let letters = word.chars().filter(|c| *c != '\u{200c}').count();
+        let candidate = letters >= MIN_NAME_LETTERS
+            && word.chars().all(is_persian_letter_or_zwnj)
+            && !words.knows(word);
+        match (candidate, open) {
+            (true, true) => names.last_mut().expect("a name is open").push(word),
+            (true, false) => names.push(vec![word]),
+            _ => {}
+        }
+        open = candidate && !ends_run;
+    }
+    names
+        .into_iter()
+        .map(|parts| {
+            let source = parts.join(" ");
+            let latin = tarjoman_text::romanize(&source);
+            (source, latin)
+        })
+        .filter(|(_, latin)| !latin.is_empty())
+        .collect()
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '\u{200c}' || ('\u{064B}'..='\u{0670}').contains(&c)
+}
+
+/// Arabic-script letters (not digits or punctuation), diacritics and the
+/// zero-width non-joiner.
+fn is_persian_letter_or_zwnj(c: char) -> bool {
+    c == '\u{200c}'
+        || (('\u{0620}'..='\u{06D5}').contains(&c) && (c.is_alphabetic() || !c.is_alphanumeric()))
+            && !('\u{0660}'..='\u{066D}').contains(&c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hunspell word list of a few words, with flags as Lilak writes them.
+    fn words() -> WordList {
+        let dic =
+            "7\nمجاهد/pasasosdsesfslsj\nکشور/pasasosgshsislsjsdsesf\nگفت\nاو\nشهر\nدر\nنزدیک\n";
+        WordList::parse("index.dic", dic.as_bytes()).expect("parses")
+    }
+
+    #[test]
+    fn word_lists_know_words_with_their_affixes() {
+        let w = words();
+        assert_eq!(w.len(), 7);
+        assert!(w.knows("مجاهد") && w.knows("كشور") && w.knows("کشورها"));
+        assert!(w.knows("کشور\u{200c}های\u{200c}شان") && w.knows("شهری"));
+        assert!(!w.knows("بولدک") && !w.knows("سپین"));
+    }
+
+    #[test]
+    fn unknown_neighbouring_words_make_one_romanized_name() {
+        let w = words();
+        let found = name_candidates("او در شهر سپین بولدک، نزدیک وثیق گفت.", &w);
+        assert_eq!(
+            found,
+            [
+                ("سپین بولدک".to_string(), "Sapin Boldak".to_string()),
+                ("وثیق".to_string(), "Vasiq".to_string()),
+            ]
+        );
+        // Digits, Latin words and short words are not names.
+        assert!(name_candidates("در ۲۰۲۵ NATO گفت یک", &w).is_empty());
+        assert!(name_candidates("", &w).is_empty());
+    }
+
+    #[test]
+    fn broken_word_lists_are_named() {
+        for (bytes, why) in [
+            (&b"\xff\xfe"[..], "not UTF-8"),
+            (&b"words\n"[..], "word count"),
+            (&b"100\nword\n"[..], "truncated"),
+        ] {
+            let e = WordList::parse("models/x/index.dic", bytes)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("models/x/index.dic") && e.contains(why), "{e}");
+        }
+    }
+}
