@@ -187,6 +187,26 @@ pub enum UnitArg {
     Paragraph,
 }
 
+/// `glossary` with the built-in place names and the word list that tells
+/// possible names; either one that cannot be loaded is left out with a
+/// warning (and without both and a glossary of the user's, there is none).
+fn with_builtin_names(mut glossary: Option<Glossary>) -> Option<Glossary> {
+    match crate::model::load_places() {
+        Ok(places) => glossary = Some(glossary.unwrap_or_default().with_places(places)),
+        Err(e) => eprintln!(
+            "warning: translating without the built-in place names: {e:#} \
+             (--no-names turns them off)"
+        ),
+    }
+    match crate::model::load_words() {
+        Ok(words) => glossary = Some(glossary.unwrap_or_default().with_words(Arc::new(words))),
+        Err(e) => {
+            eprintln!("warning: translating without name hints: {e:#} (--no-names turns them off)")
+        }
+    }
+    glossary
+}
+
 /// A confidence threshold: a number from 0 to 1.
 pub fn confidence_threshold(s: &str) -> std::result::Result<f64, String> {
     match s.parse::<f64>() {
@@ -233,30 +253,9 @@ impl TranslationArgs {
             Some(path) => Some(Glossary::load(path)?),
             None => None,
         };
-        let glossary = match (prompted && !self.no_names, glossary) {
-            (false, glossary) => glossary,
-            (true, glossary) => {
-                let glossary = match crate::model::load_places() {
-                    Ok(places) => Some(glossary.unwrap_or_default().with_places(places)),
-                    Err(e) => {
-                        eprintln!(
-                            "warning: translating without the built-in place names: {e:#} \
-                             (--no-names turns them off)"
-                        );
-                        glossary
-                    }
-                };
-                match crate::model::load_words() {
-                    Ok(words) => Some(glossary.unwrap_or_default().with_words(Arc::new(words))),
-                    Err(e) => {
-                        eprintln!(
-                            "warning: translating without name hints: {e:#} \
-                             (--no-names turns them off)"
-                        );
-                        glossary
-                    }
-                }
-            }
+        let glossary = match prompted && !self.no_names {
+            true => with_builtin_names(glossary),
+            false => glossary,
         };
         let defaults = TranslateOptions::default();
         let context = match (self.context, self.no_context) {

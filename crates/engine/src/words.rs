@@ -169,12 +169,10 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '\u{200c}' || ('\u{064B}'..='\u{0670}').contains(&c)
 }
 
-/// Arabic-script letters (not digits or punctuation), diacritics and the
-/// zero-width non-joiner.
+/// Of the characters of a word ([`is_word_char`]): Arabic-script letters
+/// and diacritics (not digits) and the zero-width non-joiner.
 fn is_persian_letter_or_zwnj(c: char) -> bool {
-    c == '\u{200c}'
-        || (('\u{0620}'..='\u{06D5}').contains(&c) && (c.is_alphabetic() || !c.is_alphanumeric()))
-            && !('\u{0660}'..='\u{066D}').contains(&c)
+    c == '\u{200c}' || (('\u{0620}'..='\u{06FF}').contains(&c) && !c.is_numeric())
 }
 
 #[cfg(test)]
