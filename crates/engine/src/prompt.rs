@@ -142,15 +142,23 @@ impl Format {
             user_turn(&mut text, source);
             text.push_str(&fill(&self.assistant, answer));
         }
-        match note {
-            Some(note) => user_turn(&mut text, &format!("{input}\n\n({note})")),
-            None => user_turn(&mut text, input),
-        }
+        user_turn(&mut text, &with_note(input, note));
         text.push_str(&fill(&self.generation, ""));
         Prompt {
             text,
             stop: self.stop.clone(),
         }
+    }
+}
+
+/// A user turn's content: the input, and the note (if any) after it in
+/// parentheses. Earlier turns of a conversation show their notes too, so
+/// that a prompt starts with the previous one and the model's cache of it
+/// is reused.
+pub fn with_note(input: &str, note: Option<&str>) -> String {
+    match note {
+        Some(note) => format!("{input}\n\n({note})"),
+        None => input.to_string(),
     }
 }
 
@@ -216,6 +224,22 @@ mod tests {
             p.text,
             "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\ny<|im_end|>\n<|im_start|>user\nprev<|im_end|>\n<|im_start|>assistant\nearlier<|im_end|>\n<|im_start|>user\nq\n\n(note)<|im_end|>\n<|im_start|>assistant\n"
         );
+    }
+
+    #[test]
+    fn a_prompt_with_a_note_starts_the_next_prompt_of_its_conversation() {
+        // Earlier turns keep their notes, so the model's cache of a prompt
+        // serves the next one.
+        let book = PromptBook::builtin().unwrap();
+        let task = one_example_task();
+        for name in ["chatml", "gemma"] {
+            let format = book.format(name).unwrap();
+            let first = format.render_with_note(&task, 1, "a", Some("n"));
+            let shown = with_note("a", Some("n"));
+            let next = format.render_in_context(&task, 1, &[(&shown, "A")], "b", None);
+            assert!(next.text.starts_with(&first.text), "{name}: {}", next.text);
+        }
+        assert_eq!(with_note("a", None), "a");
     }
 
     #[test]

@@ -131,37 +131,97 @@ impl WordList {
 /// are mostly particles and abbreviations.
 const MIN_NAME_LETTERS: usize = 3;
 
+/// A possible name found in a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameCandidate {
+    /// The Persian, as the sentence writes it.
+    pub source: String,
+    /// Its romanized spelling ([`tarjoman_text::romanize`]).
+    pub latin: String,
+    /// Whether one of its words has the form of a name ([`name_form`]),
+    /// rather than only being unknown to the word list.
+    pub by_form: bool,
+}
+
+/// Word endings and beginnings that make a Persian word a name even when
+/// the word list knows it (Lilak lists many common given names and
+/// cities): places in `…آباد` (-abad, "settlement": Islamabad,
+/// Jalalabad, Khorramabad) and the Arabic compound given names `…الله`
+/// (-ullah), `…الدین` (-uddin) and `عبدال…` (Abdul-). English news
+/// spells these compounds one settled way, which [`tarjoman_text::romanize`]
+/// follows.
+const NAME_ENDINGS: [&str; 3] = ["آباد", "الله", "الدین"];
+const NAME_BEGINNINGS: [&str; 1] = ["عبدال"];
+
+/// First halves of `…الله` words that are titles, organizations or
+/// everyday phrases, not given names (`آیت‌الله`, `حزب‌الله`,
+/// `ان‌شاءالله`, `بسم‌الله`).
+const NOT_GIVEN_NAMES: [&str; 10] = [
+    "آیت",
+    "حزب",
+    "انشا",
+    "انشاء",
+    "ماشا",
+    "ماشاء",
+    "بسم",
+    "الحمد",
+    "سبحان",
+    "بحمد",
+];
+
+/// Whether `word` has the form of a name ([`NAME_ENDINGS`],
+/// [`NAME_BEGINNINGS`]), whatever the word list says: at least two letters
+/// besides the ending or beginning.
+pub fn name_form(word: &str) -> bool {
+    let key = word_key(word);
+    let long = |rest: &str| rest.chars().count() >= 2;
+    NAME_ENDINGS.iter().any(|e| {
+        key.strip_suffix(e)
+            .is_some_and(|stem| long(stem) && !NOT_GIVEN_NAMES.contains(&stem))
+    }) || NAME_BEGINNINGS
+        .iter()
+        .any(|b| key.strip_prefix(b).is_some_and(long))
+}
+
 /// Words of `sentence` (normalized Persian) that may be names: words of
 /// Persian letters, at least [`MIN_NAME_LETTERS`] long, that `words` does
-/// not know ([`WordList::knows`]); neighbours separated by nothing but
-/// spaces form one name. Each comes with its romanized spelling
-/// ([`tarjoman_text::romanize`]), a guess to offer the model, never a
-/// check.
-pub fn name_candidates(sentence: &str, words: &WordList) -> Vec<(String, String)> {
-    let mut names: Vec<Vec<&str>> = Vec::new();
+/// not know ([`WordList::knows`]) or that have the form of a name
+/// ([`name_form`]); neighbours separated by nothing but spaces form one
+/// name. Each comes with its romanized spelling, a guess to offer the
+/// model, never a check.
+pub fn name_candidates(sentence: &str, words: &WordList) -> Vec<NameCandidate> {
+    let mut names: Vec<(Vec<&str>, bool)> = Vec::new();
     let mut open = false;
     for piece in sentence.split_inclusive(|c: char| !is_word_char(c)) {
         let word = piece.trim_end_matches(|c: char| !is_word_char(c));
         let ends_run = word.len() != piece.len() && !piece.ends_with(char::is_whitespace);
         let letters = word.chars().filter(|c| *c != '\u{200c}').count();
-        let candidate = letters >= MIN_NAME_LETTERS
-            && word.chars().all(is_persian_letter_or_zwnj)
-            && !words.knows(word);
+        let shaped = letters >= MIN_NAME_LETTERS && word.chars().all(is_persian_letter_or_zwnj);
+        let by_form = shaped && name_form(word);
+        let candidate = shaped && (by_form || !words.knows(word));
         match (candidate, open) {
-            (true, true) => names.last_mut().expect("a name is open").push(word),
-            (true, false) => names.push(vec![word]),
+            (true, true) => {
+                let name = names.last_mut().expect("a name is open");
+                name.0.push(word);
+                name.1 |= by_form;
+            }
+            (true, false) => names.push((vec![word], by_form)),
             _ => {}
         }
         open = candidate && !ends_run;
     }
     names
         .into_iter()
-        .map(|parts| {
+        .map(|(parts, by_form)| {
             let source = parts.join(" ");
             let latin = tarjoman_text::romanize(&source);
-            (source, latin)
+            NameCandidate {
+                source,
+                latin,
+                by_form,
+            }
         })
-        .filter(|(_, latin)| !latin.is_empty())
+        .filter(|n| !n.latin.is_empty())
         .collect()
 }
 
@@ -199,16 +259,45 @@ mod tests {
     fn unknown_neighbouring_words_make_one_romanized_name() {
         let w = words();
         let found = name_candidates("او در شهر سپین بولدک، نزدیک وثیق گفت.", &w);
+        let found: Vec<(&str, &str, bool)> = found
+            .iter()
+            .map(|n| (n.source.as_str(), n.latin.as_str(), n.by_form))
+            .collect();
         assert_eq!(
             found,
             [
-                ("سپین بولدک".to_string(), "Sapin Boldak".to_string()),
-                ("وثیق".to_string(), "Vasiq".to_string()),
+                ("سپین بولدک", "Sapin Boldak", false),
+                ("وثیق", "Vasiq", false)
             ]
         );
         // Digits, Latin words and short words are not names.
         assert!(name_candidates("در ۲۰۲۵ NATO گفت یک", &w).is_empty());
         assert!(name_candidates("", &w).is_empty());
+    }
+
+    #[test]
+    fn compound_names_are_names_even_when_the_word_list_knows_them() {
+        let dic = "7\nاسلام‌آباد\nذبیح‌الله\nآیت‌الله\nآباد\nمجاهد\nگفت\nاست\n";
+        let w = WordList::parse("index.dic", dic.as_bytes()).expect("parses");
+        // Written with and without the zero-width non-joiner.
+        let found = name_candidates(
+            "ذبیحالله مجاهد در اسلام\u{200c}آباد گفت که آیت\u{200c}الله آباد است.",
+            &w,
+        );
+        let found: Vec<(&str, &str, bool)> = found
+            .iter()
+            .map(|n| (n.source.as_str(), n.latin.as_str(), n.by_form))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("ذبیحالله", "Zabihullah", true),
+                ("اسلام\u{200c}آباد", "Islamabad", true),
+            ]
+        );
+        assert!(name_form("جلالآباد") && name_form("عبدالحکیم") && name_form("صلاحالدین"));
+        assert!(!name_form("آباد") && !name_form("الله") && !name_form("حزبالله"));
+        assert!(!name_form("ان\u{200c}شاءالله") && !name_form("کتاب"));
     }
 
     #[test]

@@ -24,6 +24,7 @@ use super::stats::{
 use crate::confidence::Signals;
 use crate::generate::{generate_beam, generate_many, Generation, GenerationConfig, Job, JobSource};
 use crate::guard::{diagnose, first_note, retry_note, Failure, Glossary, GlossaryEntry};
+use crate::prompt::with_note;
 use crate::Result;
 
 /// A document cut into the pieces the pipeline handles: sentences (or,
@@ -410,10 +411,11 @@ where
     }
 
     /// The context of a sentence: up to `context_sentences` of its
-    /// predecessors' texts and translations (see [`super::ContextWindow`]), oldest
-    /// first. A sentence starts only when its predecessor (and so every
-    /// earlier one) is translated.
-    fn context(&self, sentence: usize) -> Vec<(&str, &str)> {
+    /// predecessors' texts (with their first prompts' notes) and
+    /// translations (see [`super::ContextWindow`]), oldest first. A sentence
+    /// starts only when its predecessor (and so every earlier one) is
+    /// translated.
+    fn context(&self, sentence: usize) -> Vec<(String, &str)> {
         let size = self
             .opts
             .context_window
@@ -425,7 +427,8 @@ where
             let Some(translation) = prev.translation.as_deref() else {
                 break;
             };
-            pairs.push((prev.text.as_str(), translation));
+            let note = first_note(&prev.terms, &prev.hints);
+            pairs.push((with_note(&prev.text, note.as_deref()), translation));
             at = prev.prev;
         }
         pairs.reverse();
@@ -440,9 +443,12 @@ where
             Prompter::Chat(chat) => {
                 let note = match retry {
                     true => Some(retry_note(&s.text, &s.terms, &s.hints)),
-                    false => first_note(&s.terms),
+                    false => first_note(&s.terms, &s.hints),
                 };
-                chat.ids(&s.text, &self.context(sentence), note.as_deref())
+                let context = self.context(sentence);
+                let context: Vec<(&str, &str)> =
+                    context.iter().map(|(s, t)| (s.as_str(), *t)).collect();
+                chat.ids(&s.text, &context, note.as_deref())
             }
             Prompter::Source => {
                 let input = s.input.clone().ok_or_else(|| {
