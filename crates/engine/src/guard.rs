@@ -284,9 +284,9 @@ pub fn glossary_note(terms: &[&GlossaryEntry]) -> Option<String> {
 ///
 /// Names in the first prompt cost a few prompt tokens; retrying a
 /// translation that dropped one costs a second decode. On the seed article
-/// (2026-12-07, Intel Xeon) the note in every first prompt took 0.98x the
+/// (2026-12-07, Intel Xeon) the note in every first prompt took 1.01x the
 /// time without names and retried 2 of 16 sentences, where the names in
-/// retries only took 1.23x and retried 5. Earlier turns of the conversation
+/// retries only took 1.23-1.30x and retried 5. Earlier turns of the conversation
 /// keep their notes ([`crate::prompt::with_note`]): without them every
 /// prompt after a note differs from the cached one at the note and is
 /// computed again from there.
