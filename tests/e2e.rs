@@ -485,7 +485,11 @@ fn eval_run_chains_and_context_sentences_decide_what_each_line_sees() {
 fn place_names_are_listed_and_their_absence_is_only_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("names.fa.txt");
-    std::fs::write(&input, "وزیر خارجه قطر به کابل رفت.\n").unwrap();
+    std::fs::write(
+        &input,
+        "وزیر خارجه قطر به کابل رفت.\nذبیح\u{200c}الله به اسلام\u{200c}آباد رفت.\n",
+    )
+    .unwrap();
     let out = run(bin()
         .args(["translate", "--json", "--no-retry", "--model", SMALL_MODEL])
         .args(SHOTS_WITH_NAMES)
@@ -507,6 +511,26 @@ fn place_names_are_listed_and_their_absence_is_only_a_warning() {
             .contains(name["target"].as_str().unwrap());
         assert_eq!(name["found"], found, "{record}");
     }
+    // Compound names are offered with a romanized spelling, unchecked.
+    let record: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().nth(1).unwrap()).unwrap();
+    let names = record["names"].as_array().expect("a names list");
+    let named: Vec<(&str, &str)> = names
+        .iter()
+        .map(|n| (n["target"].as_str().unwrap(), n["origin"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        named,
+        [("Zabihullah", "compound"), ("Islamabad", "compound")],
+        "{record}"
+    );
+    let warnings = record["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .all(|w| !w.as_str().unwrap().contains("name")),
+        "{record}"
+    );
     // Without the place names (not fetched, and the registry unreachable):
     // a warning, and the translation as before.
     let home = tempfile::tempdir().unwrap();
