@@ -783,7 +783,7 @@ mod tests {
 
     #[test]
     fn the_first_note_offers_names_and_compounds_but_not_guesses() {
-        let places = vec![GlossaryEntry::place("کابل", "Kabul", vec![]).unwrap()];
+        let places = [GlossaryEntry::place("کابل", "Kabul", vec![]).unwrap()];
         let hint = |source: &str, target: &str, origin| GlossaryEntry {
             source: source.into(),
             target: target.into(),
