@@ -255,19 +255,23 @@ mod tests {
         assert!(!w.knows("بولدک") && !w.knows("سپین"));
     }
 
+    /// The candidates of `sentence` as (Persian, romanized, by form).
+    fn found_in(sentence: &str, w: &WordList) -> Vec<(String, String, bool)> {
+        name_candidates(sentence, w)
+            .into_iter()
+            .map(|n| (n.source, n.latin, n.by_form))
+            .collect()
+    }
+
     #[test]
     fn unknown_neighbouring_words_make_one_romanized_name() {
         let w = words();
-        let found = name_candidates("او در شهر سپین بولدک، نزدیک وثیق گفت.", &w);
-        let found: Vec<(&str, &str, bool)> = found
-            .iter()
-            .map(|n| (n.source.as_str(), n.latin.as_str(), n.by_form))
-            .collect();
+        let found = found_in("او در شهر سپین بولدک، نزدیک وثیق گفت.", &w);
         assert_eq!(
             found,
             [
-                ("سپین بولدک", "Sapin Boldak", false),
-                ("وثیق", "Vasiq", false)
+                ("سپین بولدک".into(), "Sapin Boldak".into(), false),
+                ("وثیق".into(), "Vasiq".into(), false)
             ]
         );
         // Digits, Latin words and short words are not names.
@@ -280,19 +284,15 @@ mod tests {
         let dic = "7\nاسلام‌آباد\nذبیح‌الله\nآیت‌الله\nآباد\nمجاهد\nگفت\nاست\n";
         let w = WordList::parse("index.dic", dic.as_bytes()).expect("parses");
         // Written with and without the zero-width non-joiner.
-        let found = name_candidates(
+        let found = found_in(
             "ذبیحالله مجاهد در اسلام\u{200c}آباد گفت که آیت\u{200c}الله آباد است.",
             &w,
         );
-        let found: Vec<(&str, &str, bool)> = found
-            .iter()
-            .map(|n| (n.source.as_str(), n.latin.as_str(), n.by_form))
-            .collect();
         assert_eq!(
             found,
             [
-                ("ذبیحالله", "Zabihullah", true),
-                ("اسلام\u{200c}آباد", "Islamabad", true),
+                ("ذبیحالله".into(), "Zabihullah".into(), true),
+                ("اسلام\u{200c}آباد".into(), "Islamabad".into(), true),
             ]
         );
         assert!(name_form("جلالآباد") && name_form("عبدالحکیم") && name_form("صلاحالدین"));
