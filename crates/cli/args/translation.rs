@@ -35,16 +35,15 @@ pub struct TranslationArgs {
     /// Translate without the built-in place names. By default the names of
     /// countries, territories and cities in Unicode CLDR (fetched on first
     /// use, like a model: `tarjoman models pull cldr-names-48`) are looked
-    /// for in each sentence and given to the model with it; a translation
-    /// that drops one (`Turkey`, `Turkish` or `Türkiye` for `ترکیه`) is
-    /// retried, then flagged. --glossary terms win over them. Compound names
-    /// (`اسلام‌آباد = Islamabad`, `ذبیح‌الله = Zabihullah`) go to the model
-    /// too, with a romanized spelling, unchecked. Words that a Persian word
-    /// list (Lilak, `tarjoman models pull lilak-fa-words`) does not know may
-    /// be names: a retried sentence's prompt offers them with a guessed
-    /// spelling (`سپین بولدک = Sapin Boldak`), unchecked. `translate --json`
-    /// lists each sentence's names, where each came from (glossary,
-    /// gazetteer, compound, romanized) and whether it came through.
+    /// for in each sentence, and a translation that drops one (`Turkey`,
+    /// `Turkish` or `Türkiye` for `ترکیه`) is retried with the names in the
+    /// prompt, then flagged. --glossary terms win over them. Compound names
+    /// (`اسلام‌آباد = Islamabad`, `ذبیح‌الله = Zabihullah`) and words that a
+    /// Persian word list (Lilak, `tarjoman models pull lilak-fa-words`) does
+    /// not know may be names: a retried sentence's prompt offers them with a
+    /// guessed spelling (`سپین بولدک = Sapin Boldak`), unchecked.
+    /// `translate --json` lists each sentence's names, where each came from
+    /// (glossary, gazetteer, compound, romanized) and whether it came through.
     #[arg(long)]
     pub no_names: bool,
 

@@ -278,24 +278,20 @@ pub fn glossary_note(terms: &[&GlossaryEntry]) -> Option<String> {
     Some(format!("{} {}.", NOTE_PHRASES[3], pairs.join("; ")))
 }
 
-/// The note of a sentence's first prompt: its glossary terms and place
-/// names (`terms`), and the compound names among `hints`, as translations
-/// to use. The other hints are too unsure to offer before a retry.
+/// The note of a sentence's first prompt: the user's own terms among
+/// `terms`. Place names and possible names go to the model only with a
+/// retry, when the first translation dropped a place name or failed
+/// another check.
 ///
-/// Names in the first prompt cost a few prompt tokens; retrying a
-/// translation that dropped one costs a second decode. On the seed article
-/// (2026-12-07, Intel Xeon) the note in every first prompt took 1.01x the
-/// time without names and retried 2 of 16 sentences, where the names in
-/// retries only took 1.23-1.30x and retried 5. Earlier turns of the conversation
-/// keep their notes ([`crate::prompt::with_note`]): without them every
-/// prompt after a note differs from the cached one at the note and is
-/// computed again from there.
-pub fn first_note(terms: &[&GlossaryEntry], hints: &[GlossaryEntry]) -> Option<String> {
-    let mine: Vec<&GlossaryEntry> = terms
-        .iter()
-        .copied()
-        .chain(hints.iter().filter(|h| h.origin == TermOrigin::Compound))
-        .collect();
+/// Place names in every first prompt were tried (2026-12-07, Intel Xeon):
+/// the seed article took 1.01x the time without names instead of
+/// 1.27-1.30x (2 sentences retried instead of 5), but on TICO-19 lines
+/// 1401-1600 chrF++ fell from 38.76 to 37.94 (paired bootstrap p = 0.014)
+/// and name recall from 54.2% to 51.0% (QUALITY.md). Earlier turns of the
+/// conversation keep their notes ([`crate::prompt::with_note`]), so that a
+/// prompt after a note still starts with the cached one.
+pub fn first_note(terms: &[&GlossaryEntry]) -> Option<String> {
+    let mine: Vec<&GlossaryEntry> = terms.iter().copied().filter(|t| t.is_users()).collect();
     glossary_note(&mine)
 }
 
@@ -318,9 +314,9 @@ pub enum TermOrigin {
     /// sentence is retried, never checked.
     Romanized,
     /// A word with the form of a name (`…آباد`, `…الله`, `عبدال…`:
-    /// [`crate::words::name_form`]), with its romanized spelling: a hint
-    /// offered in the first prompt, since those forms have one settled
-    /// English spelling; never checked.
+    /// [`crate::words::name_form`]), even one the word list knows, with its
+    /// romanized spelling: a hint like [`TermOrigin::Romanized`], offered
+    /// when a sentence is retried, never checked.
     Compound,
 }
 

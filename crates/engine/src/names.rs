@@ -10,9 +10,9 @@
 //! time-zone exemplar cities (`dates.timeZoneNames.zone`; English falls back
 //! to the zone id, `Asia/Kabul` → `Kabul`, as CLDR itself does). The
 //! translator finds them in each sentence as whole words and checks that
-//! the translation has them ([`crate::guard`]); they go to the model in
-//! the sentence's prompt, like the user's glossary terms, and a translation
-//! that drops one is retried.
+//! the translation has them ([`crate::guard`]); a translation that drops
+//! one is retried with the names in the prompt, like the user's glossary
+//! terms.
 
 use std::collections::HashMap;
 

@@ -154,7 +154,7 @@ fn the_retry_note_lists_what_must_appear() {
 }
 
 #[test]
-fn the_first_note_offers_names_and_compounds_but_not_guesses() {
+fn the_first_note_has_the_users_terms_and_the_retry_every_name() {
     let places = [GlossaryEntry::place("کابل", "Kabul", vec![]).unwrap()];
     let hint = |source: &str, target: &str, origin| GlossaryEntry {
         source: source.into(),
@@ -163,15 +163,20 @@ fn the_first_note_offers_names_and_compounds_but_not_guesses() {
         origin,
         matcher: source.into(),
     };
+    let mine = hint("طالبان", "Taliban", TermOrigin::Glossary);
     let hints = [
         hint("اسلامآباد", "Islamabad", TermOrigin::Compound),
         hint("وثیق", "Vasiq", TermOrigin::Romanized),
     ];
-    let terms: Vec<&GlossaryEntry> = places.iter().collect();
-    let note = first_note(&terms, &hints).expect("a note");
-    assert!(note.contains("کابل = Kabul") && note.contains("اسلامآباد = Islamabad"));
-    assert!(!note.contains("Vasiq"), "{note}");
-    assert_eq!(first_note(&[], &hints[1..]), None);
-    // The retry offers every hint.
-    assert!(retry_note("وثیق", &terms, &hints).contains("Vasiq"));
+    let terms: Vec<&GlossaryEntry> = places.iter().chain([&mine]).collect();
+    let note = first_note(&terms).expect("a note");
+    assert!(
+        note.contains("طالبان = Taliban") && !note.contains("Kabul"),
+        "{note}"
+    );
+    assert_eq!(first_note(&terms[..1]), None);
+    let retry = retry_note("وثیق", &terms, &hints);
+    for name in ["Kabul", "Taliban", "Islamabad", "Vasiq"] {
+        assert!(retry.contains(name), "{retry}");
+    }
 }

@@ -427,7 +427,7 @@ where
             let Some(translation) = prev.translation.as_deref() else {
                 break;
             };
-            let note = first_note(&prev.terms, &prev.hints);
+            let note = first_note(&prev.terms);
             pairs.push((with_note(&prev.text, note.as_deref()), translation));
             at = prev.prev;
         }
@@ -443,7 +443,7 @@ where
             Prompter::Chat(chat) => {
                 let note = match retry {
                     true => Some(retry_note(&s.text, &s.terms, &s.hints)),
-                    false => first_note(&s.terms, &s.hints),
+                    false => first_note(&s.terms),
                 };
                 let context = self.context(sentence);
                 let context: Vec<(&str, &str)> =

@@ -250,8 +250,7 @@ impl<'m> Translator<'m> {
         };
         let glossary = self.opts.glossary.clone().unwrap_or_default();
         let terms = glossary.find(&prepared.text);
-        let hints = glossary.hints(&prepared.text, &terms);
-        let note = first_note(&terms, &hints);
+        let note = first_note(&terms);
         let (prompt, _) = chat.ids(&prepared.text, &[], note.as_deref())?;
         let answer = tarjoman_models::tokenizer::encode(&chat.tokenizer, translation.trim())?;
         let lm = self.model.lm();
