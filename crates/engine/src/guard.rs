@@ -252,18 +252,13 @@ pub fn retry_note(source: &str, terms: &[&GlossaryEntry], hints: &[GlossaryEntry
         parts.push(note);
     }
     if !hints.is_empty() {
-        parts.push(hint_note(&hints.iter().collect::<Vec<_>>()));
+        let pairs: Vec<String> = hints
+            .iter()
+            .map(|h| format!("{} = {}", h.source, h.target))
+            .collect();
+        parts.push(format!("{} {}.", NOTE_PHRASES[4], pairs.join("; ")));
     }
     parts.join(" ")
-}
-
-/// The prompt note that offers possible names with guessed spellings.
-fn hint_note(hints: &[&GlossaryEntry]) -> String {
-    let pairs: Vec<String> = hints
-        .iter()
-        .map(|h| format!("{} = {}", h.source, h.target))
-        .collect();
-    format!("{} {}.", NOTE_PHRASES[4], pairs.join("; "))
 }
 
 /// The prompt note that enforces glossary entries found in a sentence.

@@ -193,6 +193,10 @@ struct Sentence<'g> {
     source: String,
     /// The sentence as the model sees it (normalized).
     text: String,
+    /// Its first prompt's user turn: `text` with the note of the user's
+    /// terms, if any ([`first_note`]); later sentences show it as context,
+    /// so that their prompts start with this one's.
+    shown: String,
     source_tokens: usize,
     /// An encoder-decoder model's input ids.
     input: Option<Vec<u32>>,
@@ -240,6 +244,7 @@ impl<'g> Sentence<'g> {
     /// (they may need the previous translation).
     fn new(source: &str, p: Prepared, opts: &TranslateOptions, glossary: &'g Glossary) -> Self {
         let terms = glossary.find(&p.text);
+        let shown = with_note(&p.text, first_note(&terms).as_deref());
         let hints = glossary.hints(&p.text, &terms);
         Self {
             source: source.to_string(),
@@ -247,6 +252,7 @@ impl<'g> Sentence<'g> {
             input: p.input,
             cap: (p.text.chars().count() as f32 * opts.length_ratio) as usize + opts.length_slack,
             terms,
+            shown,
             hints,
             text: p.text,
             doc: 0,
@@ -411,11 +417,10 @@ where
     }
 
     /// The context of a sentence: up to `context_sentences` of its
-    /// predecessors' texts (with their first prompts' notes) and
-    /// translations (see [`super::ContextWindow`]), oldest first. A sentence
-    /// starts only when its predecessor (and so every earlier one) is
-    /// translated.
-    fn context(&self, sentence: usize) -> Vec<(String, &str)> {
+    /// predecessors' first user turns (`shown`) and translations (see
+    /// [`super::ContextWindow`]), oldest first. A sentence starts only when
+    /// its predecessor (and so every earlier one) is translated.
+    fn context(&self, sentence: usize) -> Vec<(&str, &str)> {
         let size = self
             .opts
             .context_window
@@ -427,8 +432,7 @@ where
             let Some(translation) = prev.translation.as_deref() else {
                 break;
             };
-            let note = first_note(&prev.terms);
-            pairs.push((with_note(&prev.text, note.as_deref()), translation));
+            pairs.push((prev.shown.as_str(), translation));
             at = prev.prev;
         }
         pairs.reverse();
@@ -441,14 +445,11 @@ where
         let s = &self.sentences[sentence];
         match self.prompter {
             Prompter::Chat(chat) => {
-                let note = match retry {
-                    true => Some(retry_note(&s.text, &s.terms, &s.hints)),
-                    false => first_note(&s.terms),
+                let (input, note) = match retry {
+                    true => (&s.text, Some(retry_note(&s.text, &s.terms, &s.hints))),
+                    false => (&s.shown, None),
                 };
-                let context = self.context(sentence);
-                let context: Vec<(&str, &str)> =
-                    context.iter().map(|(s, t)| (s.as_str(), *t)).collect();
-                chat.ids(&s.text, &context, note.as_deref())
+                chat.ids(input, &self.context(sentence), note.as_deref())
             }
             Prompter::Source => {
                 let input = s.input.clone().ok_or_else(|| {
