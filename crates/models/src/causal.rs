@@ -172,9 +172,15 @@ impl CausalLm {
             source,
         };
         let (tokenizer, weights) = match backend {
-            // The tokenizer (0.4 s for Gemma 3's 262,144 pieces) is built on
-            // a second thread while the weights are read: a load takes the
-            // longer of the two, not their sum.
+            // The weights are read on a second thread while this one builds
+            // the tokenizer (0.4 s for Gemma 3's 262,144 pieces): a load
+            // takes the longer of the two, not their sum. Not the other way
+            // round: the build frees tens of MiB of small temporaries (half a
+            // million merges as pairs of strings), and glibc keeps freed
+            // memory in the arena of the thread that allocated it. In this
+            // thread's arena the KV caches and activations allocated later
+            // reuse it; in a second thread's it stayed unused (Gemma 3 270M
+            // peaked 70 MiB higher, BENCHMARKS.md).
             Backend::Fast => {
                 let arch = match family {
                     Family::Qwen2 => Arch::Qwen2,
@@ -183,11 +189,14 @@ impl CausalLm {
                     Family::Llama => Arch::Llama,
                 };
                 let (tokenizer, weights) = std::thread::scope(|scope| {
-                    let tokenizer = scope.spawn(build_tokenizer);
-                    let weights = gguf.reopen().and_then(|mut reader| {
-                        DecoderLm::from_gguf(arch, &gguf.content, &mut reader).map_err(weights_err)
+                    let weights = scope.spawn(|| {
+                        gguf.reopen().and_then(|mut reader| {
+                            DecoderLm::from_gguf(arch, &gguf.content, &mut reader)
+                                .map_err(weights_err)
+                        })
                     });
-                    let tokenizer = tokenizer
+                    let tokenizer = build_tokenizer();
+                    let weights = weights
                         .join()
                         .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                     (tokenizer, weights)
