@@ -65,10 +65,14 @@ impl DecoderLm {
     pub(super) fn reserve(&mut self, slot: usize, tokens: usize) -> candle_core::Result<()> {
         let seq = &mut self.seqs[slot];
         if tokens > seq.capacity {
-            let mut capacity = seq.capacity.max(128);
-            while capacity < tokens {
-                capacity *= 2;
-            }
+            // A quarter more (at least `tokens`, in steps of 128 positions)
+            // rather than double: the old and the new buffers coexist while
+            // the cache is copied, so doubling a 1,024-position cache for a
+            // 1,088-token context held 3,072 positions at once (Gemma 3
+            // 270M: 108 MiB, against 81 MiB this way). Copies stay linear
+            // in the context's length overall.
+            let grown = (seq.capacity + seq.capacity / 4).max(tokens).max(128);
+            let capacity = grown.div_ceil(128) * 128;
             let capacity = capacity.min(self.cfg.context_length);
             for cache in &mut seq.cache {
                 cache.grow(seq.len, capacity)?;
