@@ -180,7 +180,7 @@ impl CausalLm {
             // memory in the arena of the thread that allocated it. In this
             // thread's arena the KV caches and activations allocated later
             // reuse it; in a second thread's it stayed unused (Gemma 3 270M
-            // peaked 70 MiB higher, BENCHMARKS.md).
+            // peaked 66 MiB higher in most runs, BENCHMARKS.md).
             Backend::Fast => {
                 let arch = match family {
                     Family::Qwen2 => Arch::Qwen2,
